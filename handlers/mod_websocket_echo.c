@@ -1,0 +1,34 @@
+/* mod_websocket_echo.c: the "echo" WebSocket handler: every message goes back exactly as it came. */
+#include <httpd.h>
+#include <http_config.h>
+
+#include "mod_websocket.h"
+
+static void echo_message(websocket_conn_t *wc, websocket_type_e type,
+                         const char *data, apr_size_t len)
+{
+    websocket_send(wc, type, data, len);
+}
+
+static const websocket_handler echo_handler = {
+    NULL,                       /* handshake: accept, no subprotocol */
+    NULL,                       /* open */
+    echo_message,               /* message */
+    NULL                        /* close */
+};
+
+static void echo_register_hooks(apr_pool_t *p)
+{
+    ap_register_provider(p, WEBSOCKET_PROVIDER_GROUP, "echo",
+                         WEBSOCKET_PROVIDER_VERSION, &echo_handler);
+}
+
+AP_DECLARE_MODULE(websocket_echo) = {
+    STANDARD20_MODULE_STUFF,
+    NULL,                       /* create per-directory config */
+    NULL,                       /* merge per-directory config */
+    NULL,                       /* create per-server config */
+    NULL,                       /* merge per-server config */
+    NULL,                       /* directives */
+    echo_register_hooks         /* register hooks */
+};

@@ -1,0 +1,81 @@
+/* mod_websocket.c: the module record: WebSocket upgrades where WebSocketHandler is set, after httpd's access control. */
+#include <httpd.h>
+#include <http_config.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include "mws_private.h"
+#include "mws_config.h"
+#include "mws_handshake.h"
+#include "mws_conn.h"
+#include "mws_runner.h"
+
+/* Mark upgrade requests for our handler. Fixups run after every access
+ * check (Require, auth, SSLRequire, per-dir rewrites), and after
+ * SetHandler's own fixup (REALLY_FIRST), so `WebSocketHandler` wins only
+ * for requests that ask for a WebSocket; the others are served as if this
+ * module were not there. */
+static int mws_hook_fixups(request_rec *r)
+{
+    const mws_dir_conf *conf;
+    const char *upgrade;
+
+    if (r->main) {
+        return DECLINED;
+    }
+    conf = mws_config_get(r);
+    if (!conf || !conf->handler) {
+        return DECLINED;
+    }
+    upgrade = apr_table_get(r->headers_in, "Upgrade");
+    if (upgrade && ap_find_token(r->pool, upgrade, "websocket")) {
+        r->handler = MWS_HANDLER;
+    }
+    return DECLINED;
+}
+
+static int mws_hook_handler(request_rec *r)
+{
+    const mws_dir_conf *conf;
+    const char *protocol;
+    mws_conn *wc;
+    apr_status_t rv;
+    int status;
+
+    if (!r->handler || strcmp(r->handler, MWS_HANDLER)) {
+        return DECLINED;
+    }
+    conf = mws_config_get(r);
+    status = mws_handshake_check(r, conf, &protocol);
+    if (status != OK) {
+        return status;
+    }
+    mws_handshake_accept(r, protocol);
+    rv = mws_conn_create(&wc, r, conf->handler, protocol);
+    if (rv != APR_SUCCESS) {
+        /* The 101 is out: no error page can follow it. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, WSLOGNO(00013)
+                      "cannot set up the WebSocket");
+        r->connection->keepalive = AP_CONN_CLOSE;
+        r->status = HTTP_SWITCHING_PROTOCOLS;
+        return OK;
+    }
+    return mws_runner_block(wc, r->connection);
+}
+
+static void mws_register_hooks(apr_pool_t *p)
+{
+    mws_config_register_hooks(p);
+    ap_hook_fixups(mws_hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(mws_hook_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+module AP_MODULE_DECLARE_DATA websocket_module = {
+    STANDARD20_MODULE_STUFF,
+    mws_config_create_dir,      /* create per-directory config */
+    mws_config_merge_dir,       /* merge per-directory config */
+    NULL,                       /* create per-server config */
+    NULL,                       /* merge per-server config */
+    mws_config_cmds,            /* directives */
+    mws_register_hooks          /* register hooks */
+};

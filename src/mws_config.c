@@ -1,0 +1,307 @@
+/* mws_config.c: the WebSocket* directives, strict value parsing, per-directory merge, handler lookup. */
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <httpd.h>
+#include <ap_provider.h>
+#include <http_config.h>
+#include <http_log.h>
+
+#include "mws_private.h"
+#include "mws_config.h"
+
+#define DEF_VAL (-1)
+#define MWS_MERGE(base, add, field) \
+    (((add)->field == DEF_VAL) ? (base)->field : (add)->field)
+
+/* Largest accepted size: big enough for any sane message, small enough
+ * that sizes never overflow when added up. */
+#define MWS_MAX_SIZE_LIMIT ((apr_off_t)1 << 40)
+
+/* Every WebSocketHandler line, resolved against the providers in
+ * post_config (handler modules may be loaded after the line is read). */
+typedef struct {
+    mws_dir_conf *conf;
+    const char *file;
+    unsigned line;
+} mws_handler_ref;
+
+static apr_array_header_t *handler_refs;
+
+void *mws_config_create_dir(apr_pool_t *p, char *dir)
+{
+    mws_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->origin_check = DEF_VAL;
+    conf->max_message = DEF_VAL;
+    conf->max_frame = DEF_VAL;
+    return conf;
+}
+
+void *mws_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
+{
+    const mws_dir_conf *base = basev, *add = addv;
+    mws_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    if (add->handler_name) {
+        conf->handler_name = add->handler_name;
+        conf->handler = add->handler;
+    }
+    else {
+        conf->handler_name = base->handler_name;
+        conf->handler = base->handler;
+    }
+    conf->origin_check = MWS_MERGE(base, add, origin_check);
+    conf->trusted = add->trusted ? add->trusted : base->trusted;
+    conf->max_message = MWS_MERGE(base, add, max_message);
+    conf->max_frame = MWS_MERGE(base, add, max_frame);
+    return conf;
+}
+
+const mws_dir_conf *mws_config_get(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &websocket_module);
+}
+
+apr_off_t mws_config_max_message(const mws_dir_conf *conf)
+{
+    return conf->max_message == DEF_VAL ? MWS_DEFAULT_MAX_MESSAGE
+                                        : conf->max_message;
+}
+
+apr_off_t mws_config_max_frame(const mws_dir_conf *conf)
+{
+    /* A frame can never be larger than a message, so by default the
+     * message limit is the only one. */
+    return conf->max_frame == DEF_VAL ? mws_config_max_message(conf)
+                                      : conf->max_frame;
+}
+
+mws_origin_check_e mws_config_origin_check(const mws_dir_conf *conf)
+{
+    return conf->origin_check == DEF_VAL ? MWS_ORIGIN_SAME
+                                         : conf->origin_check;
+}
+
+const char *mws_config_origin_normalise(apr_pool_t *p, const char *origin)
+{
+    const char *sep, *host, *port;
+    char *scheme, *h;
+    apr_size_t hostlen;
+
+    sep = ap_strstr_c(origin, "://");
+    if (!sep || sep == origin) {
+        return NULL;
+    }
+    scheme = apr_pstrmemdup(p, origin, sep - origin);
+    ap_str_tolower(scheme);
+    host = sep + 3;
+    /* An origin has no path, query, user info or fragment (RFC 6454 §6.1);
+     * a trailing "/" is tolerated in configuration. */
+    hostlen = strcspn(host, "/?#@");
+    if (hostlen == 0 || (host[hostlen] && strcmp(host + hostlen, "/"))) {
+        return NULL;
+    }
+    h = apr_pstrmemdup(p, host, hostlen);
+    ap_str_tolower(h);
+    /* The port follows the host, or the ']' of an IPv6 literal. */
+    port = h;
+    if (h[0] == '[' && !(port = ap_strchr_c(h, ']'))) {
+        return NULL;
+    }
+    port = ap_strchr_c(port, ':');
+    if (port) {
+        const char *d;
+        if (!port[1]) {
+            return NULL;
+        }
+        for (d = port + 1; *d; ++d) {
+            if (!apr_isdigit(*d)) {
+                return NULL;
+            }
+        }
+        if ((!strcmp(scheme, "http") || !strcmp(scheme, "ws"))
+            && !strcmp(port, ":80")) {
+            h[port - h] = '\0';
+        }
+        else if ((!strcmp(scheme, "https") || !strcmp(scheme, "wss"))
+                 && !strcmp(port, ":443")) {
+            h[port - h] = '\0';
+        }
+    }
+    return apr_pstrcat(p, scheme, "://", h, NULL);
+}
+
+/* Sizes are plain decimal bytes with an optional K, M or G (binary). */
+static const char *parse_size(cmd_parms *cmd, const char *arg, apr_off_t *psize)
+{
+    apr_off_t n = 0, unit = 1;
+    const char *s = arg;
+
+    if (!apr_isdigit(*s)) {
+        goto bad;
+    }
+    for (; apr_isdigit(*s); ++s) {
+        n = n * 10 + (*s - '0');
+        if (n > MWS_MAX_SIZE_LIMIT) {
+            goto bad;
+        }
+    }
+    switch (*s) {
+    case '\0': break;
+    case 'k': case 'K': unit = 1024; ++s; break;
+    case 'm': case 'M': unit = 1024 * 1024; ++s; break;
+    case 'g': case 'G': unit = 1024 * 1024 * 1024; ++s; break;
+    default: goto bad;
+    }
+    if (*s || n == 0 || n > MWS_MAX_SIZE_LIMIT / unit) {
+        goto bad;
+    }
+    *psize = n * unit;
+    return NULL;
+bad:
+    return apr_psprintf(cmd->pool, "%s: '%s' is not a size: give bytes "
+                        "from 1 to 1T, optionally with K, M or G (e.g. 16M)",
+                        cmd->cmd->name, arg);
+}
+
+static const char *mws_conf_set_handler(cmd_parms *cmd, void *dconf,
+                                        const char *name)
+{
+    mws_dir_conf *conf = dconf;
+    mws_handler_ref *ref;
+
+    conf->handler_name = name;
+    ref = apr_array_push(handler_refs);
+    ref->conf = conf;
+    ref->file = cmd->directive->filename;
+    ref->line = cmd->directive->line_num;
+    return NULL;
+}
+
+static const char *mws_conf_set_origin_check(cmd_parms *cmd, void *dconf,
+                                             const char *arg)
+{
+    mws_dir_conf *conf = dconf;
+
+    if (!strcasecmp(arg, "Same")) {
+        conf->origin_check = MWS_ORIGIN_SAME;
+    }
+    else if (!strcasecmp(arg, "Trusted")) {
+        conf->origin_check = MWS_ORIGIN_TRUSTED;
+    }
+    else if (!strcasecmp(arg, "Off")) {
+        conf->origin_check = MWS_ORIGIN_OFF;
+    }
+    else {
+        return "WebSocketOriginCheck must be Same, Trusted or Off";
+    }
+    return NULL;
+}
+
+static const char *mws_conf_add_trusted(cmd_parms *cmd, void *dconf,
+                                        const char *arg)
+{
+    mws_dir_conf *conf = dconf;
+    const char *origin = mws_config_origin_normalise(cmd->pool, arg);
+
+    if (!origin) {
+        return apr_psprintf(cmd->pool, "WebSocketTrustedOrigin: '%s' is not "
+                            "an origin (scheme://host[:port])", arg);
+    }
+    if (!conf->trusted) {
+        conf->trusted = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(conf->trusted, const char *) = origin;
+    return NULL;
+}
+
+static const char *mws_conf_set_max_message(cmd_parms *cmd, void *dconf,
+                                            const char *arg)
+{
+    return parse_size(cmd, arg, &((mws_dir_conf *)dconf)->max_message);
+}
+
+static const char *mws_conf_set_max_frame(cmd_parms *cmd, void *dconf,
+                                          const char *arg)
+{
+    return parse_size(cmd, arg, &((mws_dir_conf *)dconf)->max_frame);
+}
+
+const command_rec mws_config_cmds[] = {
+    AP_INIT_TAKE1("WebSocketHandler", mws_conf_set_handler, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "the name of the handler (provided by a LoadModule'd "
+                  "handler module) that serves WebSocket upgrades here"),
+    AP_INIT_TAKE1("WebSocketOriginCheck", mws_conf_set_origin_check, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Same (default), Trusted or Off: which Origin headers "
+                  "may open a WebSocket"),
+    AP_INIT_ITERATE("WebSocketTrustedOrigin", mws_conf_add_trusted, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "origins (scheme://host[:port]) also allowed by "
+                    "WebSocketOriginCheck Trusted"),
+    AP_INIT_TAKE1("WebSocketMaxMessageSize", mws_conf_set_max_message, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "largest message accepted, in bytes (K/M/G allowed; "
+                  "default 16M); larger closes with 1009"),
+    AP_INIT_TAKE1("WebSocketMaxFrameSize", mws_conf_set_max_frame, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "largest frame payload accepted, in bytes (K/M/G allowed; "
+                  "default: the message size); larger closes with 1009"),
+    { NULL }
+};
+
+static int mws_config_hook_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                      apr_pool_t *ptemp)
+{
+    handler_refs = apr_array_make(pconf, 8, sizeof(mws_handler_ref));
+    return OK;
+}
+
+static int mws_config_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                       apr_pool_t *ptemp, server_rec *s)
+{
+    int i;
+
+    for (i = 0; i < handler_refs->nelts; ++i) {
+        mws_handler_ref *ref = &APR_ARRAY_IDX(handler_refs, i,
+                                              mws_handler_ref);
+        ref->conf->handler = ap_lookup_provider(WEBSOCKET_PROVIDER_GROUP,
+                                                ref->conf->handler_name,
+                                                WEBSOCKET_PROVIDER_VERSION);
+        if (!ref->conf->handler) {
+            apr_array_header_t *names;
+            const char *known = "none";
+            int j;
+
+            names = ap_list_provider_names(ptemp, WEBSOCKET_PROVIDER_GROUP,
+                                           WEBSOCKET_PROVIDER_VERSION);
+            if (names && names->nelts) {
+                known = "";
+                for (j = 0; j < names->nelts; ++j) {
+                    ap_list_provider_names_t *n =
+                        &APR_ARRAY_IDX(names, j, ap_list_provider_names_t);
+                    known = apr_pstrcat(ptemp, known, j ? ", " : "",
+                                        n->provider_name, NULL);
+                }
+            }
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, WSLOGNO(00001)
+                         "WebSocketHandler %s (%s:%u): no such handler; "
+                         "load the module that provides it with LoadModule "
+                         "(handlers loaded: %s)", ref->conf->handler_name,
+                         ref->file, ref->line, known);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return OK;
+}
+
+void mws_config_register_hooks(apr_pool_t *p)
+{
+    ap_hook_pre_config(mws_config_hook_pre_config, NULL, NULL,
+                       APR_HOOK_MIDDLE);
+    /* Handler modules register their providers when they are loaded, so
+     * by post_config every provider that will exist does. */
+    ap_hook_post_config(mws_config_hook_post_config, NULL, NULL,
+                        APR_HOOK_MIDDLE);
+}

@@ -1,0 +1,48 @@
+/* mws_config.h: the WebSocket* directives, their per-directory merge and typed getters. */
+#ifndef MWS_CONFIG_H
+#define MWS_CONFIG_H
+
+#include <httpd.h>
+#include <http_config.h>
+
+#include "mod_websocket.h"
+
+typedef enum {
+    MWS_ORIGIN_SAME,       /* Origin must name this server (default) */
+    MWS_ORIGIN_TRUSTED,    /* ... or one of WebSocketTrustedOrigin */
+    MWS_ORIGIN_OFF         /* no check */
+} mws_origin_check_e;
+
+typedef struct mws_dir_conf {
+    const char *handler_name;           /* NULL: unset */
+    const websocket_handler *handler;   /* resolved in post_config */
+    int origin_check;                   /* mws_origin_check_e or -1 */
+    apr_array_header_t *trusted;        /* normalised origins, or NULL */
+    apr_off_t max_message;              /* -1: unset */
+    apr_off_t max_frame;                /* -1: unset */
+} mws_dir_conf;
+
+/* Defaults. */
+#define MWS_DEFAULT_MAX_MESSAGE (16 * 1024 * 1024)
+
+void *mws_config_create_dir(apr_pool_t *p, char *dir);
+void *mws_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
+extern const command_rec mws_config_cmds[];
+
+/** The merged configuration for @a r. */
+const mws_dir_conf *mws_config_get(const request_rec *r);
+
+/** Effective limits (defaults applied). */
+apr_off_t mws_config_max_message(const mws_dir_conf *conf);
+apr_off_t mws_config_max_frame(const mws_dir_conf *conf);
+mws_origin_check_e mws_config_origin_check(const mws_dir_conf *conf);
+
+/**
+ * Normalise an origin "scheme://host[:port]" for comparison: lower-case
+ * scheme and host, default port dropped. NULL if it is not of that form.
+ */
+const char *mws_config_origin_normalise(apr_pool_t *p, const char *origin);
+
+void mws_config_register_hooks(apr_pool_t *p);
+
+#endif /* MWS_CONFIG_H */

@@ -1,0 +1,485 @@
+/* mws_conn.c: one WebSocket after the 101: takeover, the non-blocking pump, the handler's calls, the close. */
+#include <apr_atomic.h>
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <httpd.h>
+#include <http_connection.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <util_filter.h>
+
+#include "ws_session.h"
+#include "mws_private.h"
+#include "mws_config.h"
+#include "mws_conn.h"
+
+/* Bytes asked of the input filters per read; the core hands out what the
+ * socket has, up to this. */
+#define MWS_READ_SIZE (64 * 1024)
+/* Bytes passed to the output filters at once: below the core's
+ * FlushMaxThreshold (64 KiB) even with TLS record overhead, so the core
+ * never blocks to flush them. */
+#define MWS_WRITE_CHUNK (32 * 1024)
+/* Output not yet handed to the core above which we stop reading the
+ * client: an echo client that does not read slows itself down. */
+#define MWS_OUT_HIGH_WATER (256 * 1024)
+/* Bytes other threads may have queued for one WebSocket. */
+#define MWS_OUTQ_LIMIT (16 * 1024 * 1024)
+/* How long we wait for the peer's close frame after sending ours. */
+#define MWS_CLOSE_TIMEOUT apr_time_from_sec(5)
+
+struct mws_conn {
+    websocket_conn_t pub;           /* what the handler sees */
+    conn_rec *c;
+    request_rec *r;
+    const websocket_handler *handler;
+    ws_session_t *session;
+    mws_outq *outq;
+    apr_bucket_brigade *bb_in;
+    apr_bucket_brigade *bb_out;     /* frames not yet passed to c's filters */
+    apr_bucket_brigade *bb_tmp;
+    apr_os_thread_t owner;
+    apr_time_t started;
+    apr_time_t close_deadline;      /* 0 until we send a close frame */
+    apr_off_t bytes_in, bytes_out;
+    apr_off_t msgs_in, msgs_out;
+    apr_off_t out_len;              /* bytes in bb_out */
+    unsigned int opened : 1;        /* the handler's open was called */
+    unsigned int want_write : 1;    /* the core holds unsent bytes */
+    unsigned int lost : 1;          /* the client's TCP side is gone */
+    unsigned int finished : 1;
+};
+
+static apr_uint32_t next_id;
+
+/* ---- engine callbacks ------------------------------------------------ */
+
+static apr_status_t conn_on_message(void *baton, ws_opcode_e op,
+                                    const char *data, apr_size_t len)
+{
+    mws_conn *wc = baton;
+
+    ++wc->msgs_in;
+    ap_log_cerror(APLOG_MARK, APLOG_TRACE3, 0, wc->c,
+                  MWS_CONN_FMT "message in: %s, %" APR_SIZE_T_FMT " bytes",
+                  wc->pub.id, op == WS_OP_TEXT ? "text" : "binary", len);
+    if (wc->handler->message) {
+        wc->handler->message(&wc->pub, (websocket_type_e)op, data, len);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t conn_on_send(void *baton, const char *hdr,
+                                 apr_size_t hlen, const char *payload,
+                                 apr_size_t plen)
+{
+    mws_conn *wc = baton;
+    apr_status_t rv;
+
+    /* apr_brigade_write() packs small frames into shared heap buckets, so
+     * many small messages become few writes. */
+    rv = apr_brigade_write(wc->bb_out, NULL, NULL, hdr, hlen);
+    if (rv == APR_SUCCESS && plen) {
+        rv = apr_brigade_write(wc->bb_out, NULL, NULL, payload, plen);
+    }
+    wc->out_len += hlen + plen;
+    return rv;
+}
+
+static const ws_session_callbacks_t conn_callbacks = {
+    conn_on_message,
+    NULL,
+    conn_on_send
+};
+
+/* ---- the handler's calls ---------------------------------------------- */
+
+static int on_owner_thread(mws_conn *wc)
+{
+    return apr_os_thread_equal(apr_os_thread_current(), wc->owner);
+}
+
+static apr_status_t engine_status(apr_status_t rv)
+{
+    return rv == WS_ECLOSED ? APR_EOF : rv;
+}
+
+static apr_status_t conn_send(websocket_conn_t *pub, websocket_type_e type,
+                              const void *data, apr_size_t len)
+{
+    mws_conn *wc = (mws_conn *)pub;
+
+    if (type != WEBSOCKET_TEXT && type != WEBSOCKET_BINARY) {
+        return APR_EINVAL;
+    }
+    if (on_owner_thread(wc)) {
+        if (wc->finished) {
+            return APR_EOF;
+        }
+        ++wc->msgs_out;
+        return engine_status(ws_session_send(wc->session, (ws_opcode_e)type,
+                                             data, len));
+    }
+    return mws_outq_push(wc->outq, (mws_outq_kind_e)type, 0, data, len);
+}
+
+static apr_status_t conn_ping(websocket_conn_t *pub, const void *data,
+                              apr_size_t len)
+{
+    mws_conn *wc = (mws_conn *)pub;
+
+    if (len > WS_MAX_CTRL_PAYLOAD) {
+        return APR_EINVAL;
+    }
+    if (on_owner_thread(wc)) {
+        if (wc->finished) {
+            return APR_EOF;
+        }
+        return engine_status(ws_session_ping(wc->session, data, len));
+    }
+    return mws_outq_push(wc->outq, MWS_OUTQ_PING, 0, data, len);
+}
+
+static apr_status_t conn_close(websocket_conn_t *pub, int code,
+                               const char *reason)
+{
+    mws_conn *wc = (mws_conn *)pub;
+
+    if (!reason) {
+        reason = "";
+    }
+    if (on_owner_thread(wc)) {
+        if (wc->finished || ws_session_state(wc->session) != WS_STATE_OPEN) {
+            return APR_EOF;
+        }
+        mws_conn_close(wc, code, reason);
+        return APR_SUCCESS;
+    }
+    return mws_outq_push(wc->outq, MWS_OUTQ_CLOSE, code, reason,
+                         strlen(reason));
+}
+
+static const websocket_conn_ops conn_ops = {
+    conn_send,
+    conn_ping,
+    conn_close
+};
+
+/* ---- takeover ----------------------------------------------------------- */
+
+apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
+                             const websocket_handler *handler,
+                             const char *protocol)
+{
+    conn_rec *c = r->connection;
+    const mws_dir_conf *conf = mws_config_get(r);
+    ws_limits_t limits;
+    apr_pool_t *pool;
+    mws_conn *wc;
+    apr_status_t rv;
+
+    /* Frames go to and come from the connection's filters only: request
+     * filters (HTTP_IN, DEFLATE, CHUNK, ...) never see them. */
+    r->input_filters = r->proto_input_filters = c->input_filters;
+    r->output_filters = r->proto_output_filters = c->output_filters;
+    /* mod_reqtimeout would end an idle WebSocket, and mod_ssl's coalescing
+     * filter would hold small frames until a FLUSH we never send. */
+    ap_remove_input_filter_byhandle(c->input_filters, "reqtimeout");
+    ap_remove_output_filter_byhandle(c->output_filters,
+                                     "SSL/TLS Coalescing Filter");
+    c->keepalive = AP_CONN_CLOSE;
+
+    if ((rv = apr_pool_create(&pool, c->pool)) != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_tag(pool, "mws_conn");
+    wc = apr_pcalloc(pool, sizeof(*wc));
+    wc->pub.ops = &conn_ops;
+    wc->pub.id = ((apr_uint64_t)getpid() << 32)
+                 | apr_atomic_inc32(&next_id);
+    wc->pub.r = r;
+    wc->pub.pool = pool;
+    wc->pub.protocol = protocol;
+    wc->c = c;
+    wc->r = r;
+    wc->handler = handler;
+    wc->owner = apr_os_thread_current();
+    wc->started = apr_time_now();
+    wc->bb_in = apr_brigade_create(pool, c->bucket_alloc);
+    wc->bb_out = apr_brigade_create(pool, c->bucket_alloc);
+    wc->bb_tmp = apr_brigade_create(pool, c->bucket_alloc);
+
+    limits.max_message = (apr_uint64_t)mws_config_max_message(conf);
+    limits.max_frame = (apr_uint64_t)mws_config_max_frame(conf);
+    if ((rv = ws_session_create(&wc->session, pool, &limits,
+                                &conn_callbacks, wc)) != APR_SUCCESS
+        || (rv = mws_outq_create(&wc->outq, pool, MWS_OUTQ_LIMIT))
+           != APR_SUCCESS) {
+        return rv;
+    }
+    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, WSLOGNO(00005)
+                  MWS_CONN_FMT "open: %s handler %s%s%s", wc->pub.id, r->uri,
+                  mws_config_get(r)->handler_name,
+                  protocol ? ", subprotocol " : "", protocol ? protocol : "");
+    *pwc = wc;
+    return APR_SUCCESS;
+}
+
+mws_outq *mws_conn_outq(mws_conn *wc)
+{
+    return wc->outq;
+}
+
+void mws_conn_close(mws_conn *wc, int code, const char *reason)
+{
+    if (ws_session_state(wc->session) != WS_STATE_OPEN) {
+        return;
+    }
+    ws_session_close(wc->session, code, reason);
+    if (ws_session_state(wc->session) == WS_STATE_CLOSING) {
+        wc->close_deadline = apr_time_now() + MWS_CLOSE_TIMEOUT;
+    }
+}
+
+/* ---- the pump -------------------------------------------------------- */
+
+/* The engine stopped: log why, once, at the level the cause deserves. */
+static void log_feed_status(mws_conn *wc, apr_status_t rv)
+{
+    if (rv == WS_EPROTO || rv == WS_EBADUTF8 || rv == WS_ETOOBIG) {
+        /* The client's fault: INFO, as httpd logs bad requests. */
+        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, wc->c, WSLOGNO(00006)
+                      MWS_CONN_FMT "client %s failed the WebSocket: %s; "
+                      "closed with %d", wc->pub.id, wc->c->client_ip,
+                      ws_session_close_reason(wc->session),
+                      ws_session_close_code(wc->session));
+    }
+    else if (rv != APR_EOF) {
+        ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, wc->c, WSLOGNO(00007)
+                      MWS_CONN_FMT "processing input failed", wc->pub.id);
+        wc->lost = 1;
+    }
+}
+
+/* Read until the filters have nothing more (empty brigade = EAGAIN): TLS
+ * and the core may hold bytes the socket will never signal again. */
+static void read_input(mws_conn *wc)
+{
+    conn_rec *c = wc->c;
+    apr_bucket *b;
+    apr_status_t rv;
+
+    while (wc->out_len < MWS_OUT_HIGH_WATER
+           && ws_session_state(wc->session) != WS_STATE_CLOSED) {
+        rv = ap_get_brigade(c->input_filters, wc->bb_in, AP_MODE_READBYTES,
+                            APR_NONBLOCK_READ, MWS_READ_SIZE);
+        if (APR_STATUS_IS_EAGAIN(rv)
+            || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(wc->bb_in))) {
+            return;
+        }
+        if (rv != APR_SUCCESS) {
+            ap_log_cerror(APLOG_MARK, APLOG_TRACE1, rv, c,
+                          MWS_CONN_FMT "read failed", wc->pub.id);
+            wc->lost = 1;
+            return;
+        }
+        for (b = APR_BRIGADE_FIRST(wc->bb_in);
+             b != APR_BRIGADE_SENTINEL(wc->bb_in);
+             b = APR_BUCKET_NEXT(b)) {
+            const char *data;
+            apr_size_t len;
+
+            if (APR_BUCKET_IS_EOS(b)) {
+                wc->lost = 1;
+                break;
+            }
+            if (APR_BUCKET_IS_METADATA(b)) {
+                continue;
+            }
+            rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+            if (rv != APR_SUCCESS) {
+                wc->lost = 1;
+                break;
+            }
+            wc->bytes_in += len;
+            rv = ws_session_feed(wc->session, data, len);
+            if (rv != APR_SUCCESS) {
+                log_feed_status(wc, rv);
+                break;
+            }
+        }
+        apr_brigade_cleanup(wc->bb_in);
+        if (wc->lost) {
+            return;
+        }
+    }
+}
+
+/* Send what other threads queued, in their order. */
+static void drain_outq(mws_conn *wc)
+{
+    mws_outq_item *item;
+
+    for (item = mws_outq_take(wc->outq); item; item = item->next) {
+        switch (item->kind) {
+        case MWS_OUTQ_TEXT:
+        case MWS_OUTQ_BINARY:
+            ++wc->msgs_out;
+            ws_session_send(wc->session, (ws_opcode_e)item->kind,
+                            item->data, item->len);
+            break;
+        case MWS_OUTQ_PING:
+            ws_session_ping(wc->session, item->data, item->len);
+            break;
+        case MWS_OUTQ_CLOSE:
+            mws_conn_close(wc, item->code, item->data);
+            break;
+        }
+    }
+}
+
+/* 2.4 has no ap_filter_output_pending(): call the last output filter with
+ * no data, which writes what it holds without blocking, and ask it whether
+ * anything is left (as proxy_util.c does). */
+static apr_status_t output_pending(conn_rec *c, int *ppending)
+{
+    ap_filter_t *f = c->output_filters;
+    apr_status_t rv;
+
+    while (f->next) {
+        f = f->next;
+    }
+    rv = f->frec->filter_func.out_func(f, NULL);
+    *ppending = c->data_in_output_filters;
+    return rv;
+}
+
+/* Hand bb_out to the filters in chunks the core takes without blocking;
+ * stop while the core still holds unsent bytes (the runner polls POLLOUT). */
+static void write_output(mws_conn *wc)
+{
+    conn_rec *c = wc->c;
+    apr_bucket *e;
+    apr_status_t rv;
+    int pending;
+
+    for (;;) {
+        if ((rv = output_pending(c, &pending)) != APR_SUCCESS) {
+            wc->lost = 1;
+            return;
+        }
+        wc->want_write = pending ? 1 : 0;
+        if (pending || APR_BRIGADE_EMPTY(wc->bb_out)) {
+            return;
+        }
+        rv = apr_brigade_partition(wc->bb_out, MWS_WRITE_CHUNK, &e);
+        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) {
+            wc->lost = 1;
+            return;
+        }
+        /* bb_tmp takes the rest; bb_out keeps one chunk to pass. */
+        apr_brigade_split_ex(wc->bb_out, e, wc->bb_tmp);
+        if (wc->out_len > MWS_WRITE_CHUNK) {
+            wc->bytes_out += MWS_WRITE_CHUNK;
+            wc->out_len -= MWS_WRITE_CHUNK;
+        }
+        else {
+            wc->bytes_out += wc->out_len;
+            wc->out_len = 0;
+        }
+        rv = ap_pass_brigade(c->output_filters, wc->bb_out);
+        apr_brigade_cleanup(wc->bb_out);
+        APR_BRIGADE_CONCAT(wc->bb_out, wc->bb_tmp);
+        if (rv != APR_SUCCESS) {
+            ap_log_cerror(APLOG_MARK, APLOG_TRACE1, rv, c,
+                          MWS_CONN_FMT "write failed", wc->pub.id);
+            wc->lost = 1;
+            return;
+        }
+    }
+}
+
+apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
+                           apr_interval_time_t *ptimeout)
+{
+    ws_state_e state;
+    apr_time_t now;
+
+    if (!wc->opened) {
+        /* The first round runs on the thread that owns the connection from
+         * now on: the handler's open and every callback run there. */
+        wc->owner = apr_os_thread_current();
+        wc->opened = 1;
+        if (wc->handler->open && wc->handler->open(&wc->pub) != APR_SUCCESS) {
+            ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, wc->c, WSLOGNO(00008)
+                          MWS_CONN_FMT "handler %s failed to open",
+                          wc->pub.id, mws_config_get(wc->r)->handler_name);
+            mws_conn_close(wc, WS_CLOSE_INTERNAL_ERROR, "");
+        }
+    }
+    read_input(wc);
+    if (!wc->lost) {
+        drain_outq(wc);
+        write_output(wc);
+    }
+    if (wc->lost) {
+        return APR_EOF;
+    }
+
+    state = ws_session_state(wc->session);
+    if (state == WS_STATE_CLOSED && !wc->want_write
+        && APR_BRIGADE_EMPTY(wc->bb_out)) {
+        return APR_EOF;
+    }
+    *preqevents = wc->want_write ? APR_POLLOUT : 0;
+    if (state != WS_STATE_CLOSED && wc->out_len < MWS_OUT_HIGH_WATER) {
+        *preqevents |= APR_POLLIN;
+    }
+    *ptimeout = -1;
+    if (wc->close_deadline) {
+        now = apr_time_now();
+        if (now >= wc->close_deadline) {
+            ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, wc->c, WSLOGNO(00009)
+                          MWS_CONN_FMT "no close frame from the client in "
+                          "time", wc->pub.id);
+            return APR_EOF;
+        }
+        *ptimeout = wc->close_deadline - now;
+    }
+    return APR_SUCCESS;
+}
+
+void mws_conn_finish(mws_conn *wc)
+{
+    int code = ws_session_close_code(wc->session);
+    const char *reason = ws_session_close_reason(wc->session);
+
+    if (wc->finished) {
+        return;
+    }
+    wc->finished = 1;
+    mws_outq_shut(wc->outq);
+    if (code == 0 || (wc->lost && ws_session_state(wc->session)
+                                  != WS_STATE_CLOSED)) {
+        /* RFC 6455 §7.1.5: closed without a close frame. */
+        code = WS_CLOSE_ABNORMAL;
+        reason = "";
+    }
+    if (wc->opened && wc->handler->close) {
+        wc->handler->close(&wc->pub, code, reason);
+    }
+    /* The access log line of the upgrade request, written when the request
+     * ends (now), shows 101, the WebSocket's duration and its bytes. */
+    wc->r->status = HTTP_SWITCHING_PROTOCOLS;
+    wc->r->sent_bodyct = 1;
+    wc->r->bytes_sent = wc->bytes_out;
+    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, wc->c, WSLOGNO(00010)
+                  MWS_CONN_FMT "closed: code %d, %" APR_TIME_T_FMT " ms, "
+                  "in %" APR_OFF_T_FMT " bytes/%" APR_OFF_T_FMT " messages, "
+                  "out %" APR_OFF_T_FMT " bytes/%" APR_OFF_T_FMT " messages",
+                  wc->pub.id, code,
+                  apr_time_as_msec(apr_time_now() - wc->started),
+                  wc->bytes_in, wc->msgs_in, wc->bytes_out, wc->msgs_out);
+}

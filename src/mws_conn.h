@@ -1,0 +1,49 @@
+/* mws_conn.h: one WebSocket after the 101: the non-blocking pump between the connection's filters and the engine. */
+#ifndef MWS_CONN_H
+#define MWS_CONN_H
+
+#include <httpd.h>
+#include <apr_poll.h>
+
+#include "mod_websocket.h"
+#include "mws_outq.h"
+
+typedef struct mws_conn mws_conn;
+
+/**
+ * Take over the connection of @a r after the 101: point r's filters at
+ * c's, drop the filters that would hold or time out frames, and set up the
+ * engine and the handler's connection (whose open callback runs here).
+ * @param handler the provider chosen by WebSocketHandler
+ * @param protocol the subprotocol sent in the 101, or NULL
+ */
+apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
+                             const websocket_handler *handler,
+                             const char *protocol);
+
+/** The queue other threads push to; its waker belongs to the runner. */
+mws_outq *mws_conn_outq(mws_conn *wc);
+
+/**
+ * One round of the pump: read the client until EAGAIN and feed the
+ * engine (which runs the handler's callbacks), send what other threads
+ * queued, and write without blocking.
+ * @param preqevents what to poll the connection for next (APR_POLLIN,
+ *                   APR_POLLOUT, both or none)
+ * @param ptimeout   the longest to wait before the next round (-1: none)
+ * @return APR_SUCCESS to go on, APR_EOF when the WebSocket is over and
+ *         mws_conn_finish() is due.
+ */
+apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
+                           apr_interval_time_t *ptimeout);
+
+/**
+ * Finish the WebSocket: tell the handler (close callback, exactly once),
+ * record what the access log shows (status 101, bytes), log the close.
+ */
+void mws_conn_finish(mws_conn *wc);
+
+/** Begin the closing handshake from the glue (owner thread). */
+void mws_conn_close(mws_conn *wc, int code, const char *reason);
+
+#endif /* MWS_CONN_H */

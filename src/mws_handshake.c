@@ -1,0 +1,233 @@
+/* mws_handshake.c: the opening handshake, RFC 6455 §4.2: request checks, Origin policy, subprotocol, the 101. */
+#include <apr_base64.h>
+#include <apr_lib.h>
+#include <apr_sha1.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_protocol.h>
+#include <http_log.h>
+
+#include "ws.h"
+#include "mws_private.h"
+#include "mws_handshake.h"
+
+/* A Sec-WebSocket-Key is the base64 of 16 bytes (RFC 6455 §4.1 item 7):
+ * 22 characters of the alphabet and "==". */
+#define MWS_KEY_LEN 24
+
+static int key_is_valid(const char *key)
+{
+    int i;
+
+    if (!key || strlen(key) != MWS_KEY_LEN
+        || key[22] != '=' || key[23] != '=') {
+        return 0;
+    }
+    for (i = 0; i < 22; ++i) {
+        if (!apr_isalnum(key[i]) && key[i] != '+' && key[i] != '/') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* tchar, RFC 7230 §3.2.6: subprotocol names are tokens (RFC 6455 §4.1). */
+static int is_tchar(char ch)
+{
+    return apr_isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* Split Sec-WebSocket-Protocol (httpd joins repeated lines with ", ")
+ * into its tokens; 0 if a token is malformed. */
+static int parse_protocols(apr_pool_t *p, const char *value,
+                           apr_array_header_t **pprotocols)
+{
+    apr_array_header_t *list = apr_array_make(p, 4, sizeof(const char *));
+
+    while (value && *value) {
+        const char *start;
+
+        while (*value == ' ' || *value == '\t' || *value == ',') {
+            ++value;
+        }
+        if (!*value) {
+            break;
+        }
+        for (start = value; is_tchar(*value); ++value)
+            ;
+        if (value == start) {
+            return 0;
+        }
+        APR_ARRAY_PUSH(list, const char *) = apr_pstrmemdup(p, start,
+                                                            value - start);
+        while (*value == ' ' || *value == '\t') {
+            ++value;
+        }
+        if (*value && *value != ',') {
+            return 0;
+        }
+    }
+    *pprotocols = list;
+    return 1;
+}
+
+/* The origin a browser sends for a page of this very server. */
+static const char *own_origin(request_rec *r)
+{
+    const char *host = apr_table_get(r->headers_in, "Host");
+
+    if (!host) {
+        return NULL;
+    }
+    return mws_config_origin_normalise(r->pool,
+                                       apr_pstrcat(r->pool, ap_http_scheme(r),
+                                                   "://", host, NULL));
+}
+
+/* RFC 6455 §10.2: the Origin header protects browsers' users from
+ * cross-site WebSocket hijacking; clients that are not browsers send none. */
+static int origin_allowed(request_rec *r, const mws_dir_conf *conf)
+{
+    const char *origin = apr_table_get(r->headers_in, "Origin");
+    const char *norm, *own;
+    mws_origin_check_e check = mws_config_origin_check(conf);
+    int i;
+
+    if (!origin || check == MWS_ORIGIN_OFF) {
+        return 1;
+    }
+    norm = mws_config_origin_normalise(r->pool, origin);
+    if (!norm) {
+        return 0;       /* "null" and anything malformed */
+    }
+    own = own_origin(r);
+    if (own && !strcmp(norm, own)) {
+        return 1;
+    }
+    if (check == MWS_ORIGIN_TRUSTED && conf->trusted) {
+        for (i = 0; i < conf->trusted->nelts; ++i) {
+            if (!strcmp(norm, APR_ARRAY_IDX(conf->trusted, i, const char *))) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int refuse(request_rec *r, int status, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00002)
+                  "WebSocket handshake refused with %d: %s", status, why);
+    return status;
+}
+
+int mws_handshake_check(request_rec *r, const mws_dir_conf *conf,
+                        const char **pprotocol)
+{
+    const char *version, *key, *value;
+    apr_array_header_t *protocols;
+    int status, i;
+
+    *pprotocol = NULL;
+    if (r->method_number != M_GET || r->header_only) {
+        return refuse(r, HTTP_BAD_REQUEST, "the method is not GET");
+    }
+    /* HTTP/2 streams arrive here as GET with proto_num 2000 once mod_http2
+     * has rewritten the extended CONNECT (RFC 8441 §5). */
+    if (r->proto_num < HTTP_VERSION(1, 1)) {
+        return refuse(r, HTTP_BAD_REQUEST, "HTTP/1.1 or later is required");
+    }
+    if (r->proto_num < HTTP_VERSION(2, 0)
+        && (apr_table_get(r->headers_in, "Transfer-Encoding")
+            || ((value = apr_table_get(r->headers_in, "Content-Length"))
+                && strcmp(value, "0")))) {
+        return refuse(r, HTTP_BAD_REQUEST, "the request has a body");
+    }
+    value = apr_table_get(r->headers_in, "Connection");
+    if (!value || !ap_find_token(r->pool, value, "upgrade")) {
+        return refuse(r, HTTP_BAD_REQUEST, "Connection lacks 'Upgrade'");
+    }
+    version = apr_table_get(r->headers_in, "Sec-WebSocket-Version");
+    if (!version || strcmp(version, "13")) {
+        /* RFC 6455 §4.4: name the version we speak. */
+        apr_table_setn(r->err_headers_out, "Sec-WebSocket-Version", "13");
+        if (!version) {
+            return refuse(r, HTTP_BAD_REQUEST, "no Sec-WebSocket-Version");
+        }
+        return refuse(r, HTTP_UPGRADE_REQUIRED,
+                      apr_psprintf(r->pool, "Sec-WebSocket-Version %s is "
+                                   "not 13", version));
+    }
+    key = apr_table_get(r->headers_in, "Sec-WebSocket-Key");
+    if (!key_is_valid(key)) {
+        return refuse(r, HTTP_BAD_REQUEST,
+                      "Sec-WebSocket-Key is not the base64 of 16 bytes");
+    }
+    if (!origin_allowed(r, conf)) {
+        return refuse(r, HTTP_FORBIDDEN,
+                      apr_psprintf(r->pool, "Origin %s is not allowed here",
+                                   apr_table_get(r->headers_in, "Origin")));
+    }
+    if (!parse_protocols(r->pool,
+                         apr_table_get(r->headers_in, "Sec-WebSocket-Protocol"),
+                         &protocols)) {
+        return refuse(r, HTTP_BAD_REQUEST,
+                      "Sec-WebSocket-Protocol is not a list of tokens");
+    }
+
+    if (conf->handler->handshake) {
+        status = conf->handler->handshake(r, protocols, pprotocol);
+        if (status != OK) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00003)
+                          "WebSocket handshake refused by handler %s "
+                          "with %d", conf->handler_name, status);
+            return status;
+        }
+        if (*pprotocol) {
+            /* RFC 6455 §4.2.2: the server may only pick what was offered. */
+            for (i = 0; i < protocols->nelts; ++i) {
+                if (!strcmp(*pprotocol,
+                            APR_ARRAY_IDX(protocols, i, const char *))) {
+                    break;
+                }
+            }
+            if (i == protocols->nelts) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, WSLOGNO(00004)
+                              "handler %s chose subprotocol '%s', which the "
+                              "client did not offer", conf->handler_name,
+                              *pprotocol);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+    }
+    return OK;
+}
+
+void mws_handshake_accept(request_rec *r, const char *protocol)
+{
+    const char *key = apr_table_get(r->headers_in, "Sec-WebSocket-Key");
+    unsigned char digest[APR_SHA1_DIGESTSIZE];
+    char *accept;
+    apr_sha1_ctx_t sha1;
+
+    /* RFC 6455 §4.2.2 item 5.4: base64(SHA-1(key + GUID)). */
+    apr_sha1_init(&sha1);
+    apr_sha1_update(&sha1, key, strlen(key));
+    apr_sha1_update(&sha1, WS_GUID, sizeof(WS_GUID) - 1);
+    apr_sha1_final(digest, &sha1);
+    accept = apr_palloc(r->pool, apr_base64_encode_len(sizeof(digest)));
+    apr_base64_encode_binary(accept, digest, sizeof(digest));
+
+    r->status = HTTP_SWITCHING_PROTOCOLS;
+    r->status_line = NULL;
+    apr_table_clear(r->headers_out);
+    apr_table_setn(r->headers_out, "Upgrade", "websocket");
+    apr_table_setn(r->headers_out, "Connection", "Upgrade");
+    apr_table_setn(r->headers_out, "Sec-WebSocket-Accept", accept);
+    if (protocol) {
+        apr_table_setn(r->headers_out, "Sec-WebSocket-Protocol", protocol);
+    }
+    /* Straight to the connection's filters: no content filter, no chunking
+     * and, on HTTP/2, mod_http2 turns it into the 200 of RFC 8441. */
+    ap_send_interim_response(r, 1);
+}

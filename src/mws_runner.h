@@ -1,0 +1,16 @@
+/* mws_runner.h: who runs a WebSocket's pump: for now the request's own thread (the blocking runner). */
+#ifndef MWS_RUNNER_H
+#define MWS_RUNNER_H
+
+#include "mws_conn.h"
+
+/**
+ * Run the pump of @a wc in the calling (request) thread until the
+ * WebSocket is over, waiting in a wakeable pollset on the connection's
+ * descriptor (the socket, or what ap_get_pollfd_from_conn() gives) and on
+ * the wakeups of threads that send to it. Works on every MPM.
+ * @return the handler status for httpd (OK)
+ */
+int mws_runner_block(mws_conn *wc, conn_rec *c);
+
+#endif /* MWS_RUNNER_H */
