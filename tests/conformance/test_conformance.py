@@ -1,0 +1,60 @@
+"""Autobahn-style conformance (categories 1-7, 9, 10) of WebSocketHandler echo.
+
+One httpd (event MPM) serves every case of cases.py; each case is one test,
+test_ws_conformance[<case id>], on a connection of its own. The server's
+error log must hold no line at level error or worse and no child crash
+(client misbehaviour is logged at INFO); tests/conftest.py checks that after
+every case, and the last test checks the whole log.
+
+WS_CONFORMANCE_URL=ws://host:port/path runs the cases against that server
+instead of starting httpd.
+"""
+
+import os
+import sys
+import urllib.parse
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'lib'))
+
+import cases  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def endpoint(server_workdir):
+    """(host, port, path, httpd or None) of the echo endpoint under test."""
+    url = os.environ.get('WS_CONFORMANCE_URL')
+    if url:
+        u = urllib.parse.urlsplit(url)
+        yield u.hostname, u.port or 80, u.path or '/', None
+        return
+    from httpd import Httpd
+    h = Httpd(server_workdir('conformance'), mpm='event', name='conformance')
+    h.start()
+    try:
+        yield h.host, h.port, '/echo', h
+    finally:
+        h.stop()
+
+
+@pytest.mark.parametrize('case', cases.CASES, ids=[c.id for c in cases.CASES])
+def test_ws_conformance(case, endpoint, conformance_results):
+    host, port, path, _ = endpoint
+    r = cases.run_case(case, host, port, path)
+    conformance_results.append(r)
+    assert r.verdict == 'OK', (f'{case.id}: {case.desc}\n'
+                               f'expected: {case.expect}\n'
+                               f'observed: {r.detail}')
+
+
+def test_ws_conformance_error_log(endpoint):
+    """Runs after the cases: nothing at level error or worse, and no child
+    crash, in the server's whole error log."""
+    h = endpoint[3]
+    if h is None:
+        pytest.skip('external server (WS_CONFORMANCE_URL): no error log')
+    bad = h.check_error_log(mark=0)
+    assert bad == [], '\n'.join(bad)

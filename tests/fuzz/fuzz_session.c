@@ -1,0 +1,500 @@
+/* fuzz_session.c: libFuzzer harness over ws_session_feed() and the send API. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_general.h>
+#include <apr_pools.h>
+
+#include "ws_session.h"
+
+/*
+ * Input format (so that the fuzzer can steer splits and API calls):
+ *
+ *   byte 0       variant: limits and callback behaviour (FZ_* below)
+ *   then records of  [len][action][len bytes]:
+ *                the len bytes are fed in one ws_session_feed() call,
+ *                then the action byte may call send/ping/close.
+ *   A truncated last record feeds whatever bytes remain.
+ *
+ * Invariants checked (abort() on violation, which libFuzzer reports):
+ *   - every frame we send is a well-formed unmasked server frame, and
+ *     nothing is sent after our close frame or once the state is CLOSED;
+ *   - delivered messages are TEXT/BINARY, NUL-terminated, within
+ *     max_message, never delivered after our close frame, and text is
+ *     valid UTF-8 by an independent decoder;
+ *   - after WS_EPROTO/WS_EBADUTF8/WS_ETOOBIG/APR_EOF the state is CLOSED,
+ *     the close code matches the status, and later feeds return the same
+ *     status with no output at all;
+ *   - in differential mode the result does not depend on how the input
+ *     is split (one record per feed, all at once, byte by byte).
+ */
+
+#define FZ_LIMITS_MASK   0x03   /* which limits, see fz_limits[] */
+#define FZ_ECHO          0x04   /* on_message sends the message back */
+#define FZ_CLOSE_IN_CB   0x08   /* on_message starts the close handshake */
+#define FZ_CB_ERROR      0x10   /* on_message fails on binary messages */
+#define FZ_NO_PONG_CB    0x20   /* on_pong is NULL */
+#define FZ_SEND_ERROR    0x40   /* on_send fails now and then */
+#define FZ_DIFF          0x80   /* differential mode: no actions */
+
+#define FZ_ACT_MASK      0x07
+#define FZ_ACT_TEXT      1
+#define FZ_ACT_BINARY    2
+#define FZ_ACT_PING      3
+#define FZ_ACT_CLOSE     4
+#define FZ_ACT_SHIFT     3
+
+/* Statuses the harness's callbacks inject. */
+#define FZ_CB_STATUS     (APR_OS_START_USERERR + 1)
+#define FZ_SEND_STATUS   (APR_OS_START_USERERR + 2)
+#define FZ_SEND_FAIL_EVERY 5
+
+#define FZ_OUT_MAX       (256 * 1024)
+
+static const ws_limits_t fz_limits[] = {
+    { 64 * 1024, 16 * 1024 },
+    { 64, 32 },
+    { 64 * 1024, 0 },
+    { 0, 1024 * 1024 }
+};
+
+static const int fz_close_codes[] = {
+    0, 1000, 1001, 1002, 1003, 1005, 1007, 1008, 1009, 1010, 1011, 1014,
+    3000, 4999, 999, 1004, 1006, 1015, 5000, -1
+};
+
+#define FZ_CHECK(cond) \
+    do { \
+        if (!(cond)) { \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, \
+                    __LINE__, #cond); \
+            abort(); \
+        } \
+    } while (0)
+
+typedef struct fz_run_t {
+    ws_session_t *session;
+    ws_limits_t limits;
+    unsigned int variant;
+    int close_out;             /* a close frame was sent */
+    unsigned long sends;
+    unsigned long messages;
+    apr_uint64_t out_hash;     /* FNV-1a over everything sent/delivered */
+    apr_size_t out_bytes;
+} fz_run_t;
+
+static void fz_hash(fz_run_t *run, const void *data, apr_size_t len)
+{
+    const unsigned char *p = data;
+    apr_size_t i;
+
+    for (i = 0; i < len; ++i) {
+        run->out_hash ^= p[i];
+        run->out_hash *= APR_UINT64_C(0x100000001b3);
+    }
+    run->out_bytes += len;
+}
+
+/* An independent UTF-8 check (decode code points, then judge them). */
+static int fz_utf8_ok(const unsigned char *s, apr_size_t n)
+{
+    apr_size_t i = 0, k, need;
+    unsigned long cp, min;
+
+    while (i < n) {
+        unsigned int c = s[i];
+
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0) {
+            need = 1, cp = c & 0x1F, min = 0x80;
+        }
+        else if ((c & 0xF0) == 0xE0) {
+            need = 2, cp = c & 0x0F, min = 0x800;
+        }
+        else if ((c & 0xF8) == 0xF0) {
+            need = 3, cp = c & 0x07, min = 0x10000;
+        }
+        else {
+            return 0;
+        }
+        if (n - i - 1 < need) {
+            return 0;
+        }
+        for (k = 1; k <= need; ++k) {
+            if ((s[i + k] & 0xC0) != 0x80) {
+                return 0;
+            }
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return 0;
+        }
+        i += need + 1;
+    }
+    return 1;
+}
+
+static int fz_code_ok(int code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
+           || (code >= 3000 && code <= 4999);
+}
+
+static apr_status_t fz_on_send(void *baton, const char *hdr, apr_size_t hlen,
+                               const char *payload, apr_size_t plen)
+{
+    fz_run_t *run = baton;
+    const unsigned char *h = (const unsigned char *)hdr;
+    unsigned int op, len7;
+    apr_uint64_t len = 0;
+    apr_size_t i, want_hlen = 2;
+
+    FZ_CHECK(!run->close_out);
+    FZ_CHECK(ws_session_state(run->session) != WS_STATE_CLOSED);
+    FZ_CHECK(hlen >= 2 && hlen <= WS_MAX_HDR_LEN);
+    FZ_CHECK(plen == 0 || payload != NULL);
+    FZ_CHECK((h[0] & 0xF0) == 0x80);        /* FIN, no RSV */
+    FZ_CHECK((h[1] & 0x80) == 0);           /* server frames unmasked */
+    op = h[0] & 0x0F;
+    FZ_CHECK(op == WS_OP_TEXT || op == WS_OP_BINARY || op == WS_OP_CLOSE
+             || op == WS_OP_PING || op == WS_OP_PONG);
+    len7 = h[1] & 0x7F;
+    if (len7 < 126) {
+        len = len7;
+    }
+    else {
+        want_hlen += len7 == 126 ? 2 : 8;
+        FZ_CHECK(hlen == want_hlen);
+        for (i = 2; i < want_hlen; ++i) {
+            len = (len << 8) | h[i];
+        }
+        FZ_CHECK(len7 == 126 ? (len >= 126 && len <= 0xFFFF)
+                             : (len > 0xFFFF));
+    }
+    FZ_CHECK(hlen == want_hlen);
+    FZ_CHECK(len == plen);
+    if (op >= WS_OP_CLOSE) {
+        FZ_CHECK(plen <= WS_MAX_CTRL_PAYLOAD);
+    }
+    if (op == WS_OP_CLOSE) {
+        FZ_CHECK(plen != 1);
+        if (plen >= 2) {
+            const unsigned char *p = (const unsigned char *)payload;
+
+            FZ_CHECK(fz_code_ok((p[0] << 8) | p[1]));
+            FZ_CHECK(fz_utf8_ok(p + 2, plen - 2));
+        }
+        run->close_out = 1;
+    }
+    fz_hash(run, hdr, hlen);
+    fz_hash(run, payload, plen);
+    ++run->sends;
+    if ((run->variant & FZ_SEND_ERROR)
+        && run->sends % FZ_SEND_FAIL_EVERY == 0) {
+        return FZ_SEND_STATUS;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t fz_on_message(void *baton, ws_opcode_e op,
+                                  const char *data, apr_size_t len)
+{
+    fz_run_t *run = baton;
+    unsigned char tag = (unsigned char)op;
+
+    FZ_CHECK(op == WS_OP_TEXT || op == WS_OP_BINARY);
+    FZ_CHECK(data != NULL && data[len] == '\0');
+    FZ_CHECK(!run->close_out);
+    FZ_CHECK(ws_session_state(run->session) == WS_STATE_OPEN);
+    if (run->limits.max_message) {
+        FZ_CHECK(len <= run->limits.max_message);
+    }
+    if (op == WS_OP_TEXT) {
+        FZ_CHECK(fz_utf8_ok((const unsigned char *)data, len));
+    }
+    ++run->messages;
+    fz_hash(run, &tag, 1);
+    fz_hash(run, data, len);
+    if (run->variant & FZ_DIFF) {
+        return APR_SUCCESS;
+    }
+    if (run->variant & FZ_ECHO) {
+        apr_status_t rv = ws_session_send(run->session, op, data, len);
+
+        FZ_CHECK(rv == APR_SUCCESS || rv == WS_ECLOSED
+                 || rv == FZ_SEND_STATUS);
+    }
+    if ((run->variant & FZ_CLOSE_IN_CB) && run->messages == 2) {
+        apr_status_t rv = ws_session_close(run->session, WS_CLOSE_NORMAL,
+                                           "bye");
+
+        FZ_CHECK(rv == APR_SUCCESS || rv == WS_ECLOSED
+                 || rv == FZ_SEND_STATUS);
+    }
+    if ((run->variant & FZ_CB_ERROR) && op == WS_OP_BINARY) {
+        return FZ_CB_STATUS;
+    }
+    return APR_SUCCESS;
+}
+
+static void fz_on_pong(void *baton, const char *data, apr_size_t len)
+{
+    fz_run_t *run = baton;
+    unsigned char tag = WS_OP_PONG;
+
+    FZ_CHECK(len <= WS_MAX_CTRL_PAYLOAD && data[len] == '\0');
+    fz_hash(run, &tag, 1);
+    fz_hash(run, data, len);
+}
+
+/* The close code a failing status must come with. */
+static int fz_code_for(apr_status_t rv)
+{
+    if (rv == WS_EPROTO) {
+        return WS_CLOSE_PROTOCOL_ERROR;
+    }
+    if (rv == WS_EBADUTF8) {
+        return WS_CLOSE_BAD_DATA;
+    }
+    if (rv == WS_ETOOBIG) {
+        return WS_CLOSE_TOO_BIG;
+    }
+    return 0;
+}
+
+/* Check a status returned by feed; returns whether the session is done. */
+static int fz_check_feed(fz_run_t *run, apr_status_t rv)
+{
+    ws_session_t *s = run->session;
+
+    FZ_CHECK(rv == APR_SUCCESS || rv == APR_EOF || rv == WS_EPROTO
+             || rv == WS_EBADUTF8 || rv == WS_ETOOBIG || rv == APR_ENOMEM
+             || rv == FZ_CB_STATUS || rv == FZ_SEND_STATUS);
+    if (rv == WS_EPROTO || rv == WS_EBADUTF8 || rv == WS_ETOOBIG) {
+        FZ_CHECK(ws_session_state(s) == WS_STATE_CLOSED);
+        FZ_CHECK(ws_session_close_code(s) == fz_code_for(rv));
+        FZ_CHECK(ws_session_close_reason(s)[0] != '\0');
+    }
+    if (rv == APR_EOF) {
+        int code = ws_session_close_code(s);
+
+        FZ_CHECK(ws_session_state(s) == WS_STATE_CLOSED);
+        FZ_CHECK(code == WS_CLOSE_NO_STATUS || fz_code_ok(code));
+        FZ_CHECK(fz_utf8_ok((const unsigned char *)
+                            ws_session_close_reason(s),
+                            strlen(ws_session_close_reason(s))));
+    }
+    if (ws_session_state(s) == WS_STATE_CLOSED) {
+        FZ_CHECK(run->close_out || ws_session_close_code(s) != 0);
+        return 1;
+    }
+    if (ws_session_state(s) == WS_STATE_OPEN) {
+        FZ_CHECK(ws_session_close_code(s) == 0);
+    }
+    return 0;
+}
+
+/* Once closed: more input changes nothing and sends nothing. */
+static void fz_check_dead(fz_run_t *run, apr_status_t first,
+                          const uint8_t *data, size_t size)
+{
+    unsigned long sends = run->sends, messages = run->messages;
+    apr_status_t rv;
+
+    rv = ws_session_feed(run->session, (const char *)data, size);
+    if (first == WS_EPROTO || first == WS_EBADUTF8 || first == WS_ETOOBIG
+        || first == APR_EOF) {
+        FZ_CHECK(rv == first);
+    }
+    else {
+        FZ_CHECK(rv == APR_EOF || rv == WS_EPROTO || rv == WS_EBADUTF8
+                 || rv == WS_ETOOBIG || rv == APR_ENOMEM);
+    }
+    FZ_CHECK(ws_session_send(run->session, WS_OP_TEXT, "x", 1)
+             == WS_ECLOSED);
+    FZ_CHECK(ws_session_ping(run->session, "", 0) == WS_ECLOSED);
+    FZ_CHECK(ws_session_close(run->session, WS_CLOSE_NORMAL, "")
+             == WS_ECLOSED);
+    FZ_CHECK(run->sends == sends && run->messages == messages);
+}
+
+static void fz_action(fz_run_t *run, unsigned int act)
+{
+    static const char reason[] =
+        "r\xc3\xa9sum\xc3\xa9 \xe2\x82\xac\xf0\x9f\x98\x80 "
+        "0123456789012345678901234567890123456789"
+        "0123456789012345678901234567890123456789"
+        "0123456789012345678901234567890123456\xe2\x82\xac\xe2\x82\xac";
+    static const char blob[WS_MAX_CTRL_PAYLOAD + 8] = "ping";
+    unsigned int arg = act >> FZ_ACT_SHIFT;
+    apr_status_t rv = APR_SUCCESS;
+    int was_closing = run->close_out;
+
+    switch (act & FZ_ACT_MASK) {
+    case FZ_ACT_TEXT:
+        rv = ws_session_send(run->session, WS_OP_TEXT, "caf\xc3\xa9", 5);
+        break;
+    case FZ_ACT_BINARY:
+        rv = ws_session_send(run->session, WS_OP_BINARY, blob, arg * 4);
+        break;
+    case FZ_ACT_PING:
+        rv = ws_session_ping(run->session, blob, arg * 5);
+        if (arg * 5 > WS_MAX_CTRL_PAYLOAD && !was_closing) {
+            FZ_CHECK(rv == APR_EINVAL);
+            return;
+        }
+        break;
+    case FZ_ACT_CLOSE:
+        rv = ws_session_close(run->session,
+                              fz_close_codes[arg % (sizeof(fz_close_codes)
+                                                    / sizeof(int))],
+                              (arg & 1) ? reason : NULL);
+        if (rv == APR_EINVAL) {
+            return;
+        }
+        if (!was_closing) {
+            FZ_CHECK(ws_session_state(run->session) != WS_STATE_OPEN);
+        }
+        break;
+    default:
+        return;
+    }
+    if (was_closing) {
+        FZ_CHECK(rv == WS_ECLOSED);
+    }
+    else {
+        FZ_CHECK(rv == APR_SUCCESS || rv == FZ_SEND_STATUS);
+    }
+}
+
+static void fz_run_init(fz_run_t *run, apr_pool_t *p, unsigned int variant,
+                        ws_session_callbacks_t *cb)
+{
+    memset(run, 0, sizeof(*run));
+    run->variant = variant;
+    run->limits = fz_limits[variant & FZ_LIMITS_MASK];
+    run->out_hash = APR_UINT64_C(0xcbf29ce484222325);
+    cb->on_message = fz_on_message;
+    cb->on_pong = (variant & FZ_NO_PONG_CB) ? NULL : fz_on_pong;
+    cb->on_send = fz_on_send;
+    FZ_CHECK(ws_session_create(&run->session, p, &run->limits, cb, run)
+             == APR_SUCCESS);
+    FZ_CHECK(ws_session_state(run->session) == WS_STATE_OPEN);
+}
+
+typedef struct fz_result_t {
+    apr_status_t rv;           /* first status other than APR_SUCCESS */
+    int close_code;
+    ws_state_e state;
+    apr_uint64_t hash;
+    apr_size_t bytes;
+} fz_result_t;
+
+static void fz_result(fz_result_t *res, const fz_run_t *run, apr_status_t rv)
+{
+    res->rv = rv;
+    res->close_code = ws_session_close_code(run->session);
+    res->state = ws_session_state(run->session);
+    res->hash = run->out_hash;
+    res->bytes = run->out_bytes;
+}
+
+/* Differential mode: feed @a stream in one call or a byte at a time. */
+static void fz_replay(apr_pool_t *p, unsigned int variant,
+                      const uint8_t *stream, size_t len, int bytewise,
+                      fz_result_t *res)
+{
+    ws_session_callbacks_t cb;
+    fz_run_t run;
+    apr_status_t rv = APR_SUCCESS;
+    size_t i;
+
+    fz_run_init(&run, p, variant, &cb);
+    if (!bytewise) {
+        rv = ws_session_feed(run.session, (const char *)stream, len);
+        fz_check_feed(&run, rv);
+    }
+    else {
+        for (i = 0; i < len && rv == APR_SUCCESS; ++i) {
+            rv = ws_session_feed(run.session, (const char *)stream + i, 1);
+            fz_check_feed(&run, rv);
+        }
+    }
+    fz_result(res, &run, rv);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int initialised = 0;
+    ws_session_callbacks_t cb;
+    apr_pool_t *p;
+    fz_run_t run;
+    unsigned int variant;
+    apr_status_t rv = APR_SUCCESS;
+    uint8_t *stream;
+    size_t slen = 0, pos = 1;
+    int done = 0;
+
+    if (!initialised) {
+        FZ_CHECK(apr_initialize() == APR_SUCCESS);
+        atexit(apr_terminate);
+        initialised = 1;
+    }
+    if (size == 0) {
+        return 0;
+    }
+    variant = data[0];
+    FZ_CHECK(apr_pool_create(&p, NULL) == APR_SUCCESS);
+    stream = apr_palloc(p, size);
+    fz_run_init(&run, p, variant, &cb);
+
+    while (pos < size && !done) {
+        size_t len = data[pos++];
+        unsigned int act = 0;
+
+        if (pos < size) {
+            act = data[pos++];
+        }
+        if (len > size - pos) {
+            len = size - pos;
+        }
+        memcpy(stream + slen, data + pos, len);
+        slen += len;
+        rv = ws_session_feed(run.session, (const char *)data + pos, len);
+        pos += len;
+        done = fz_check_feed(&run, rv);
+        if (rv != APR_SUCCESS && (variant & FZ_DIFF)) {
+            done = 1;
+        }
+        if (!done && !(variant & FZ_DIFF)) {
+            fz_action(&run, act);
+            done = ws_session_state(run.session) == WS_STATE_CLOSED;
+        }
+    }
+    if (ws_session_state(run.session) == WS_STATE_CLOSED) {
+        fz_check_dead(&run, rv, data, size);
+    }
+
+    if (variant & FZ_DIFF) {
+        fz_result_t a, b, c;
+
+        fz_result(&a, &run, rv);
+        fz_replay(p, variant, stream, slen, 0, &b);
+        fz_replay(p, variant, stream, slen, 1, &c);
+        FZ_CHECK(a.rv == b.rv && a.rv == c.rv);
+        FZ_CHECK(a.close_code == b.close_code
+                 && a.close_code == c.close_code);
+        FZ_CHECK(a.state == b.state && a.state == c.state);
+        FZ_CHECK(a.hash == b.hash && a.hash == c.hash);
+        FZ_CHECK(a.bytes == b.bytes && a.bytes == c.bytes);
+    }
+    apr_pool_destroy(p);
+    return 0;
+}

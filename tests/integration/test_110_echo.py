@@ -1,0 +1,150 @@
+"""110: WebSocketHandler echo returns every message byte for byte, through a
+conforming client (python3-websockets) and through raw frames, at the
+length encoding boundaries (125/126, 65535/65536) and at the default
+message limit (16 MiB, inclusive)."""
+
+import asyncio
+import os
+
+import pytest
+
+from wsraw import OP_TEXT, OP_BINARY
+from wsit import (connect, assert_failed_with, run, ws_client,
+                  describe_mismatch, assert_echoes)
+
+MiB = 1024 * 1024
+SIZES = [0, 1, 125, 126, 127, 65535, 65536, 16 * MiB]
+SIZE_IDS = ['0', '1', '125', '126', '127', '65535', '65536', '16MiB']
+ALNUM = b'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
+
+
+def text_of(n):
+    return (ALNUM * (n // len(ALNUM) + 1))[:n].decode('ascii')
+
+
+def binary_of(n):
+    return os.urandom(n)
+
+
+@pytest.mark.parametrize('size', SIZES, ids=SIZE_IDS)
+def test_ws_110_01_websockets_text(httpd, size):
+    msg = text_of(size)
+
+    async def go():
+        async with ws_client(httpd) as ws:
+            await ws.send(msg)
+            return await ws.recv()
+    got = run(go())
+    assert isinstance(got, str), f'{size}: text came back as {type(got)}'
+    assert got == msg, f'{size}: ' + describe_mismatch(got.encode(),
+                                                       msg.encode())
+
+
+@pytest.mark.parametrize('size', SIZES, ids=SIZE_IDS)
+def test_ws_110_02_websockets_binary(httpd, size):
+    msg = binary_of(size)
+
+    async def go():
+        async with ws_client(httpd) as ws:
+            await ws.send(msg)
+            return await ws.recv()
+    got = run(go())
+    assert isinstance(got, bytes), f'{size}: binary came back as {type(got)}'
+    assert got == msg, f'{size}: ' + describe_mismatch(got, msg)
+
+
+@pytest.mark.parametrize('size', SIZES, ids=SIZE_IDS)
+@pytest.mark.parametrize('opcode', [OP_TEXT, OP_BINARY],
+                         ids=['text', 'binary'])
+def test_ws_110_03_raw(httpd, size, opcode):
+    msg = text_of(size).encode() if opcode == OP_TEXT else binary_of(size)
+    with connect(httpd) as ws:
+        ws.send_frame(opcode, msg)
+        got_op, got = ws.recv_message(timeout=30)
+        assert got_op == opcode, f'{size}: opcode {got_op}, sent {opcode}'
+        assert got == msg, f'{size}: ' + describe_mismatch(got, msg)
+        assert ws.masked_frames == 0, \
+            f'{size}: the server masked {ws.masked_frames} frames (§5.1)'
+        assert ws.close() == (1000, b''), f'{size}: close handshake'
+
+
+def test_ws_110_04_utf8_text(httpd):
+    """Text with 2, 3 and 4 byte UTF-8 sequences, small and large."""
+    small = 'héllo wörld ✓ 𝄞 ∑ 日本語'
+    large = ('é€𝄞a' * 20000)
+
+    async def go():
+        async with ws_client(httpd) as ws:
+            out = []
+            for m in (small, large):
+                await ws.send(m)
+                out.append(await ws.recv())
+            return out
+    got = run(go())
+    assert got[0] == small, f'small UTF-8 text: {got[0]!r}'
+    assert got[1] == large, 'large UTF-8 text: ' + describe_mismatch(
+        got[1].encode(), large.encode())
+
+
+def test_ws_110_05_many_messages_in_order(httpd):
+    """300 messages of assorted sizes and types, all sent before any is
+    read (pipelined): every echo comes back, in order."""
+    msgs = []
+    for i in range(300):
+        n = (i * 997) % 20000
+        msgs.append(text_of(n) + str(i) if i % 2 else binary_of(n))
+
+    async def go():
+        async with ws_client(httpd) as ws:
+            async def sender():
+                for m in msgs:
+                    await ws.send(m)
+            task = asyncio.ensure_future(sender())
+            got = [await ws.recv() for _ in msgs]
+            await task
+            return got
+    got = run(go())
+    for i, (g, m) in enumerate(zip(got, msgs)):
+        assert g == m, f'message {i} ({type(m).__name__}, {len(m)}): ' \
+                       f'echo differs or out of order: {str(g)[:60]!r}'
+
+
+def test_ws_110_06_concurrent_clients(httpd):
+    """20 clients at once, each echoing 20 messages: no cross-talk."""
+    async def client(n):
+        async with ws_client(httpd) as ws:
+            for i in range(20):
+                m = f'client {n} message {i} ' + 'x' * (n * 100 + i)
+                await ws.send(m)
+                got = await ws.recv()
+                if got != m:
+                    return f'client {n} message {i}: got {got[:60]!r}'
+        return None
+
+    async def go():
+        return await asyncio.gather(*(client(n) for n in range(20)))
+    errors = [e for e in run(go()) if e]
+    assert not errors, f'echo errors: {errors}'
+
+
+def test_ws_110_07_over_default_limit(httpd):
+    """WebSocketMaxMessageSize defaults to 16 MiB: one byte more is 1009."""
+    with connect(httpd) as ws:
+        try:
+            ws.send_frame(OP_BINARY, b'\0' * (16 * MiB + 1))
+        except (BrokenPipeError, ConnectionResetError):
+            pass    # the server may stop reading as soon as it knows
+        assert_failed_with(ws, 1009, '16 MiB + 1 byte', timeout=15)
+    assert_echoes(httpd, what='after 1009')
+
+
+def test_ws_110_08_client_close(httpd):
+    """A conforming client's close handshake completes with 1000."""
+    async def go():
+        ws = await ws_client(httpd)
+        await ws.send('bye')
+        assert await ws.recv() == 'bye'
+        await ws.close(code=1000, reason='done')
+        return ws.close_code, ws.close_reason
+    code, reason = run(go())
+    assert code == 1000, f'close code the server answered: {code} {reason!r}'

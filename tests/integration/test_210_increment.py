@@ -1,0 +1,112 @@
+"""210: the increment handler (libwebsockets' dumb-increment-protocol):
+a counter pushed as text every 50 ms, "reset\\n" resets it, "closeme\\n"
+closes with 1001 "seeya"; with python3-websockets and with libwebsockets'
+own test client."""
+
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+import websockets
+
+from wsraw import OP_TEXT, OP_CLOSE
+from wsit import connect, run, ws_client
+
+PROTOCOL = 'dumb-increment-protocol'
+
+
+def test_ws_210_01_counts(httpd):
+    async def go():
+        async with ws_client(httpd, '/increment',
+                             subprotocols=[PROTOCOL]) as ws:
+            first = await ws.recv()
+            t0 = time.monotonic()
+            values = [first] + [await ws.recv() for _ in range(20)]
+            return ws.subprotocol, values, time.monotonic() - t0
+    proto, values, elapsed = run(go())
+    assert proto == PROTOCOL, f'subprotocol {proto!r}'
+    assert all(isinstance(v, str) and v.isdigit() for v in values), \
+        f'not decimal text: {values!r}'
+    nums = [int(v) for v in values]
+    assert nums == list(range(nums[0], nums[0] + len(nums))), \
+        f'not increasing by 1: {nums}'
+    assert nums[0] <= 3, f'a new connection starts near 0: {nums[0]}'
+    # 20 periods of 50 ms
+    assert 0.5 < elapsed < 3.0, f'20 ticks took {elapsed:.2f}s, want ~1s'
+
+
+def test_ws_210_02_reset(httpd):
+    async def go():
+        async with ws_client(httpd, '/increment',
+                             subprotocols=[PROTOCOL]) as ws:
+            before = []
+            while not before or int(before[-1]) < 10:
+                before.append(await ws.recv())
+            await ws.send('reset\n')
+            after = [await ws.recv() for _ in range(8)]
+            return before, after
+    before, after = run(go())
+    nums = [int(v) for v in after]
+    # a tick or two may have been on the way before the reset
+    low = min(range(len(nums)), key=lambda i: nums[i])
+    assert nums[low] <= 2 and low <= 3, \
+        f'no reset to a small number after {before[-1]}: {nums}'
+    tail = nums[low:]
+    assert tail == list(range(tail[0], tail[0] + len(tail))), \
+        f'not counting up after the reset: {nums}'
+
+
+def test_ws_210_03_closeme(httpd):
+    with connect(httpd, '/increment', protocols=[PROTOCOL]) as ws:
+        assert ws.response_headers.get('sec-websocket-protocol') == PROTOCOL
+        ws.send_frame(OP_TEXT, b'closeme\n')
+        while True:
+            f = ws.recv_frame()
+            assert f is not None, 'TCP closed without a close frame'
+            if f.opcode == OP_CLOSE:
+                break
+            assert f.opcode == OP_TEXT and f.payload.isdigit(), f'{f!r}'
+        assert ws.parse_close(f.payload) == (1001, b'seeya'), \
+            f'close frame {f.payload!r}'
+        ws.send_frame(OP_CLOSE, b'\x03\xe9')
+        assert ws.tcp_closed(5), 'TCP open after the close handshake'
+
+
+def test_ws_210_04_closeme_websockets(httpd):
+    async def go():
+        async with ws_client(httpd, '/increment',
+                             subprotocols=[PROTOCOL]) as ws:
+            await ws.send('closeme\n')
+            try:
+                while True:
+                    await ws.recv()
+            except websockets.ConnectionClosed as e:
+                return e.code, e.reason
+    assert run(go()) == (1001, 'seeya')
+
+
+def test_ws_210_05_libwebsockets_test_client(httpd):
+    """libwebsockets-test-client (apt: libwebsockets-test-server) opens its
+    dumb-increment connection (and an idle lws-mirror one) to /increment
+    and prints every number it receives at log level INFO (-d 15)."""
+    client = shutil.which('libwebsockets-test-client')
+    assert client, 'libwebsockets-test-client missing: apt-get install ' \
+                   'libwebsockets-test-server'
+    p = subprocess.run(['timeout', '-s', 'INT', '2', client,
+                        f'ws://127.0.0.1:{httpd.port}/increment',
+                        '--nomirror', '-d', '15'],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=20)
+    out = p.stdout.decode('utf-8', 'replace')
+    tail = out[-3000:]
+    assert 'lws_http_client_http_response 101' in out, \
+        f'no 101 for the libwebsockets client:\n{tail}'
+    assert 'dumb: LWS_CALLBACK_CLIENT_ESTABLISHED' in out, \
+        f'dumb-increment connection not established:\n{tail}'
+    assert 'CLIENT_CONNECTION_ERROR' not in out, f'connection error:\n{tail}'
+    values = [int(v) for v in re.findall(r"rx \d+ '(\d+)'", out)]
+    # ~2 s at 20 per second, on two connections
+    assert set(range(15)) <= set(values), \
+        f'libwebsockets client got {values}:\n{tail}'

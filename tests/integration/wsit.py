@@ -1,0 +1,235 @@
+"""wsit: small helpers of the integration tests (raw HTTP, echo checks,
+asyncio clients). Frames are built by tests/lib/wsraw.py."""
+
+import asyncio
+import base64
+import collections
+import glob
+import os
+import socket
+import subprocess
+import time
+
+import websockets
+
+from httpd import load_config
+from wsraw import (RawWS, HandshakeError, OP_TEXT, OP_BINARY, OP_CLOSE,
+                   make_handshake_request, accept_key)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def integration_conf():
+    """The extra config every integration server gets: conf/*.conf."""
+    parts = []
+    for path in sorted(glob.glob(os.path.join(HERE, 'conf', '*.conf'))):
+        with open(path) as f:
+            parts.append(f'# ---- {os.path.basename(path)}\n{f.read()}')
+    return '\n'.join(parts)
+
+
+def ensure_test_module():
+    """The test-only handler (mod_websocket_test.so) is built by make
+    check; build it here when a plain `make` left it out."""
+    top = load_config()['top_builddir']
+    so = os.path.join(top, 'tests', 'integration', '.libs',
+                      'mod_websocket_test.so')
+    if not os.path.exists(so) and os.path.exists(os.path.join(top,
+                                                              'Makefile')):
+        subprocess.run(['make', '-C', top,
+                        'tests/integration/mod_websocket_test.la'],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    return os.path.exists(so)
+
+
+Response = collections.namedtuple('Response', 'status headers body head')
+Response.__doc__ = """An HTTP response: status (int), headers (dict with
+lower-case names, repeated ones joined by ', '), body (bytes) and the raw
+head (str) for messages."""
+
+
+def new_key():
+    return base64.b64encode(os.urandom(16)).decode('ascii')
+
+
+def _read_head(sock, data=b''):
+    while b'\r\n\r\n' not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f'connection closed before a response head;'
+                                 f' got {data!r:.300}')
+        data += chunk
+    head, rest = data.split(b'\r\n\r\n', 1)
+    text = head.decode('latin-1')
+    lines = text.split('\r\n')
+    status = int(lines[0].split(' ', 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(':')
+        name = name.strip().lower()
+        value = value.strip()
+        headers[name] = (headers[name] + ', ' + value) if name in headers \
+            else value
+    return status, headers, rest, text
+
+
+def _read_body(sock, headers, rest, status, head_only):
+    if head_only or status in (101, 204, 304) or 100 <= status < 200:
+        return rest
+    body = rest
+    if 'chunked' in headers.get('transfer-encoding', '').lower():
+        while not body.endswith(b'0\r\n\r\n'):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return _dechunk(body)
+    if 'content-length' in headers:
+        n = int(headers['content-length'])
+        while len(body) < n:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return body[:n]
+    while True:                 # until the server closes
+        chunk = sock.recv(65536)
+        if not chunk:
+            return body
+        body += chunk
+
+
+def _dechunk(data):
+    out = b''
+    while data:
+        size_line, _, data = data.partition(b'\r\n')
+        size = int(size_line.split(b';')[0], 16)
+        if size == 0:
+            break
+        out += data[:size]
+        data = data[size + 2:]
+    return out
+
+
+def http_request(port, request, timeout=5, head_only=False, sock=None):
+    """Send raw request bytes to 127.0.0.1:port and read one response.
+    Returns Response; the socket is closed unless passed in."""
+    own = sock is None
+    if own:
+        sock = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+    try:
+        sock.settimeout(timeout)
+        sock.sendall(request)
+        status, headers, rest, head = _read_head(sock)
+        body = _read_body(sock, headers, rest, status, head_only)
+        return Response(status, headers, body, head)
+    finally:
+        if own:
+            sock.close()
+
+
+def handshake_request(httpd, path='/echo', key=None, **kw):
+    """Bytes of a handshake to httpd (see wsraw.make_handshake_request)."""
+    return make_handshake_request(path, f'127.0.0.1:{httpd.port}', key=key,
+                                  **kw)
+
+
+def get(httpd, path, headers=(), method='GET', http='HTTP/1.1'):
+    """A plain request without Upgrade; Connection: close."""
+    lines = [f'{method} {path} {http}', f'Host: 127.0.0.1:{httpd.port}',
+             'Connection: close'] + [f'{k}: {v}' for k, v in headers]
+    req = ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
+    return http_request(httpd.port, req, head_only=(method == 'HEAD'))
+
+
+def connect(httpd, path='/echo', **kw):
+    """A RawWS on httpd (127.0.0.1)."""
+    return RawWS.connect('127.0.0.1', httpd.port, path, **kw)
+
+
+def refused(httpd, path, **kw):
+    """The HandshakeError of a handshake that must not succeed."""
+    try:
+        ws = connect(httpd, path, **kw)
+    except HandshakeError as e:
+        return e
+    ws.close_socket()
+    raise AssertionError(f'{path} {kw}: upgrade succeeded '
+                         f'({ws.status} {ws.response_headers}), '
+                         f'expected a refusal')
+
+
+def first_diff(a, b):
+    """Index of the first differing byte of a and b (or the shorter
+    length), for messages about big payloads."""
+    n = min(len(a), len(b))
+    for i in range(0, n, 4096):
+        if a[i:i + 4096] != b[i:i + 4096]:
+            for j in range(i, min(i + 4096, n)):
+                if a[j] != b[j]:
+                    return j
+    return n
+
+
+def describe_mismatch(got, want):
+    return (f'got {len(got)} bytes, want {len(want)}; first difference at '
+            f'byte {first_diff(got, want)}; got starts {got[:40]!r}')
+
+
+def assert_echoes(httpd, path='/echo', what=''):
+    """A fresh connection on httpd still echoes text and binary."""
+    with connect(httpd, path) as ws:
+        ws.send_frame(OP_TEXT, b'still alive')
+        got = ws.recv_message()
+        assert got == (OP_TEXT, b'still alive'), \
+            f'{what}: fresh connection to {path} did not echo text: {got!r}'
+        ws.send_frame(OP_BINARY, b'\x00\xff\x01')
+        got = ws.recv_message()
+        assert got == (OP_BINARY, b'\x00\xff\x01'), \
+            f'{what}: fresh connection to {path} did not echo binary: {got!r}'
+        assert ws.close() == (1000, b''), f'{what}: close of the fresh one'
+
+
+def assert_failed_with(ws, code, what, timeout=5):
+    """The server closes ws with a close frame of code (an int or a set of
+    ints), then closes TCP without waiting for our close frame (RFC 6455
+    §7.1.7, "Fail the WebSocket Connection")."""
+    codes = {code} if isinstance(code, int) else set(code)
+    got, reason = ws.expect_close(timeout)
+    assert got in codes, (f'{what}: close code {got} ({reason!r}), '
+                          f'expected {sorted(codes)}')
+    assert ws.tcp_closed(timeout), \
+        f'{what}: TCP still open {timeout}s after close {got}'
+    return got, reason
+
+
+def run(coro, timeout=60):
+    """Run an asyncio coroutine to the end (websockets 10.4 has no sync
+    client)."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def ws_client(httpd, path='/echo', **kw):
+    """websockets.connect() to httpd, no compression, no size limit, no
+    keepalive pings (they would change what an idle test measures)."""
+    kw.setdefault('max_size', None)
+    kw.setdefault('compression', None)
+    kw.setdefault('ping_interval', None)
+    kw.setdefault('open_timeout', 10)
+    return websockets.connect(httpd.ws_url(path), **kw)
+
+
+def wait_for(pred, timeout=3, interval=0.05):
+    """Poll pred() until true or timeout; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(interval)
+
+
+__all__ = ['Response', 'http_request', 'handshake_request', 'get', 'connect',
+           'refused', 'assert_echoes', 'assert_failed_with', 'run',
+           'ws_client', 'wait_for', 'new_key', 'first_diff',
+           'describe_mismatch', 'accept_key', 'OP_CLOSE']

@@ -1,0 +1,420 @@
+"""wsraw: a raw RFC 6455 client for tests, able to send malformed frames.
+
+Standard library only. Unlike a conforming client (python3-websockets) it
+lets a test put any bit on the wire: reserved opcodes and RSV bits, unmasked
+or non-minimally encoded frames, lying length fields, and frames written to
+the socket in chops (one byte at a time, or in given sizes).
+
+    ws = RawWS.connect('127.0.0.1', port, '/echo')
+    ws.send_frame(OP_TEXT, b'Hello', split='bytewise')
+    assert ws.recv_message() == (OP_TEXT, b'Hello')
+    assert ws.close() == (1000, b'')
+
+Received frames must be unmasked (RFC 6455 §5.1); a masked one is unmasked
+all the same and counted in ``ws.masked_frames`` for the test to check.
+"""
+
+import base64
+import collections
+import hashlib
+import os
+import socket
+import struct
+import time
+
+__all__ = ['RawWS', 'Frame', 'HandshakeError', 'OP_CONT', 'OP_TEXT',
+           'OP_BINARY', 'OP_CLOSE', 'OP_PING', 'OP_PONG',
+           'make_handshake_request', 'accept_key']
+
+# Opcodes, RFC 6455 §5.2.
+OP_CONT = 0x0
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+OP_CLOSE = 0x8
+OP_PING = 0x9
+OP_PONG = 0xA
+
+# RFC 6455 §1.3: the GUID hashed with Sec-WebSocket-Key.
+WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
+
+# Largest response head accepted before giving up on a handshake.
+MAX_HEAD = 64 * 1024
+
+RECV_CHUNK = 256 * 1024
+
+Frame = collections.namedtuple('Frame', 'fin rsv opcode payload')
+Frame.__doc__ = """One received frame: fin (bool), rsv (0-7, RSV1 is 4),
+opcode (int) and payload (bytes, unmasked)."""
+
+
+class HandshakeError(Exception):
+    """The server did not answer the upgrade with a valid 101.
+
+    ``status`` is the HTTP status (an int, None if no status line came),
+    ``headers`` a dict with lower-case names, ``body`` the response body.
+    """
+
+    def __init__(self, status, headers, body, msg=None):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        super().__init__(msg or f'handshake failed: HTTP {status}')
+
+
+def accept_key(key):
+    """Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 §4.2.2 5.4)."""
+    if isinstance(key, bytes):
+        key = key.decode('ascii')
+    digest = hashlib.sha1((key + WS_GUID).encode('ascii')).digest()
+    return base64.b64encode(digest).decode('ascii')
+
+
+def _header_items(headers):
+    """(name, value) pairs from a dict, a list of pairs or None."""
+    if headers is None:
+        return []
+    if isinstance(headers, dict):
+        return list(headers.items())
+    return list(headers)
+
+
+def make_handshake_request(path, host, key=None, version='13',
+                           upgrade='websocket', connection='Upgrade',
+                           method='GET', http='HTTP/1.1', extra_headers=None):
+    """The bytes of an opening handshake request (RFC 6455 §4.1).
+
+    key=None makes a random key. Passing None for host, version, upgrade or
+    connection, or False for key, leaves that header out, so a test can send
+    an incomplete request. extra_headers (dict or list of pairs) follow in
+    order; a value may be str (sent as UTF-8) or bytes.
+    """
+    if key is None:
+        key = base64.b64encode(os.urandom(16)).decode('ascii')
+    lines = [f'{method} {path} {http}'.encode('utf-8')]
+    fixed = [('Host', host), ('Upgrade', upgrade), ('Connection', connection),
+             ('Sec-WebSocket-Key', key if key is not False else None),
+             ('Sec-WebSocket-Version', version)]
+    for name, value in fixed + _header_items(extra_headers):
+        if value is None:
+            continue
+        if isinstance(value, str):
+            value = value.encode('utf-8')
+        lines.append(name.encode('ascii') + b': ' + value)
+    return b'\r\n'.join(lines) + b'\r\n\r\n'
+
+
+def _mask(key, data):
+    """XOR data with the 4-byte key repeated (RFC 6455 §5.3).
+
+    One big-integer XOR over the whole payload: fast enough for megabytes.
+    """
+    n = len(data)
+    if n == 0:
+        return b''
+    stream = (key * (n // 4 + 1))[:n]
+    x = int.from_bytes(data, 'big') ^ int.from_bytes(stream, 'big')
+    return x.to_bytes(n, 'big')
+
+
+def build_frame(opcode, payload=b'', fin=True, rsv=0, mask=True,
+                length_override=None, nonminimal_len=False):
+    """The wire bytes of one frame; see RawWS.send_frame for the options."""
+    if isinstance(payload, str):
+        payload = payload.encode('utf-8')
+    payload = bytes(payload)
+    length = len(payload) if length_override is None else length_override
+    b0 = (0x80 if fin else 0) | ((rsv & 7) << 4) | (opcode & 0x0F)
+    mbit = 0x80 if mask is not False else 0
+    if nonminimal_len in (True, 64) or length > 0xFFFF:
+        head = struct.pack('!BBQ', b0, mbit | 127, length)
+    elif nonminimal_len == 16 or length >= 126:
+        head = struct.pack('!BBH', b0, mbit | 126, length)
+    else:
+        head = struct.pack('!BB', b0, mbit | length)
+    if mask is False:
+        return head + payload
+    key = os.urandom(4) if mask is True else bytes(mask)
+    return head + key + _mask(key, payload)
+
+
+class RawWS:
+    """A client WebSocket over a plain TCP socket; use RawWS.connect()."""
+
+    def __init__(self, sock, status, headers, buffered=b''):
+        self.sock = sock
+        self.status = status
+        self.response_headers = headers
+        self.masked_frames = 0
+        self._buf = bytearray(buffered)
+        self._frags = None      # (opcode, [payloads]) of a message in flight
+
+    # -- opening handshake ------------------------------------------------
+
+    @classmethod
+    def connect(cls, host, port, path='/echo', headers=None, protocols=None,
+                origin=None, extra=b'', timeout=5):
+        """Open TCP and do the opening handshake with a random 16-byte key.
+
+        headers: dict or list of pairs added to the request; protocols: list
+        sent as Sec-WebSocket-Protocol; origin: sent as Origin. ``extra`` is
+        written in the same sendall as the request (frames pipelined behind
+        the handshake). Raises HandshakeError on a non-101 answer or a wrong
+        Sec-WebSocket-Accept; bytes after the 101's head are kept for
+        recv_frame.
+        """
+        key = base64.b64encode(os.urandom(16)).decode('ascii')
+        hdrs = _header_items(headers)
+        if protocols:
+            hdrs.append(('Sec-WebSocket-Protocol', ', '.join(protocols)))
+        if origin is not None:
+            hdrs.append(('Origin', origin))
+        hostport = f'[{host}]:{port}' if ':' in host else f'{host}:{port}'
+        req = make_handshake_request(path, hostport, key=key,
+                                     extra_headers=hdrs)
+        sock = socket.create_connection((host, port), timeout=timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall(req + bytes(extra))
+            status, rheaders, rest = cls._read_head(sock)
+            if status != 101:
+                body = cls._read_body(sock, rheaders, rest)
+                raise HandshakeError(status, rheaders, body)
+            if rheaders.get('sec-websocket-accept') != accept_key(key):
+                raise HandshakeError(
+                    status, rheaders, b'',
+                    'bad Sec-WebSocket-Accept: '
+                    f'{rheaders.get("sec-websocket-accept")!r}')
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock, status, rheaders, rest)
+
+    @staticmethod
+    def _read_head(sock):
+        """(status, headers, bytes after the head) of an HTTP response."""
+        data = b''
+        while b'\r\n\r\n' not in data:
+            if len(data) > MAX_HEAD:
+                raise HandshakeError(None, {}, data, 'response head too big')
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise HandshakeError(None, {}, data,
+                                     'connection closed during handshake')
+            data += chunk
+        head, rest = data.split(b'\r\n\r\n', 1)
+        lines = head.decode('latin-1').split('\r\n')
+        parts = lines[0].split(' ', 2)
+        try:
+            status = int(parts[1])
+        except (IndexError, ValueError):
+            raise HandshakeError(None, {}, data,
+                                 f'bad status line {lines[0]!r}') from None
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(':')
+            name = name.strip().lower()
+            value = value.strip()
+            headers[name] = (headers[name] + ', ' + value
+                             if name in headers else value)
+        return status, headers, rest
+
+    @staticmethod
+    def _read_body(sock, headers, rest):
+        """The body of a refusal: by Content-Length, chunked, or to EOF."""
+        body = bytearray(rest)
+        clen = headers.get('content-length')
+        chunked = 'chunked' in headers.get('transfer-encoding', '').lower()
+        try:
+            while True:
+                if clen is not None and len(body) >= int(clen):
+                    return bytes(body[:int(clen)])
+                if chunked and body.endswith(b'0\r\n\r\n'):
+                    return bytes(body)
+                chunk = sock.recv(RECV_CHUNK)
+                if not chunk:
+                    return bytes(body)
+                body += chunk
+        except OSError:
+            return bytes(body)
+
+    # -- sending -----------------------------------------------------------
+
+    def send_raw(self, data, split=None, delay=0.0):
+        """Write bytes as they are, chopped as ``split`` says (see
+        send_frame), sleeping ``delay`` seconds between chops."""
+        data = bytes(data)
+        if split is None:
+            self.sock.sendall(data)
+            return
+        if split == 'bytewise':
+            sizes = [1] * len(data)
+        else:
+            sizes = list(split)
+        pos = 0
+        for i, n in enumerate(sizes):
+            if pos >= len(data):
+                break
+            if i and delay:
+                time.sleep(delay)
+            self.sock.sendall(data[pos:pos + n])
+            pos += n
+        if pos < len(data):
+            if delay:
+                time.sleep(delay)
+            self.sock.sendall(data[pos:])
+
+    def send_frame(self, opcode, payload=b'', fin=True, rsv=0, mask=True,
+                   length_override=None, split=None, nonminimal_len=False,
+                   delay=0.0):
+        """Send one frame, valid or not, and return its wire bytes.
+
+        payload: bytes (str is sent as UTF-8). rsv: the three RSV bits as an
+        int (4 = RSV1). mask: True for a random key from os.urandom, False
+        for an unmasked frame, or 4 bytes to use as the key.
+        length_override: the value put in the length field whatever the
+        payload's size. nonminimal_len: True (or 64) for the 8-byte length
+        form, 16 for the 2-byte form, even where a shorter one fits.
+        split: None writes the frame at once; a list of sizes writes chops of
+        those sizes (the rest, if any, last); 'bytewise' writes one byte per
+        send. TCP_NODELAY is set, so chops leave as separate segments;
+        ``delay`` seconds are slept between chops.
+        """
+        data = build_frame(opcode, payload, fin, rsv, mask, length_override,
+                           nonminimal_len)
+        self.send_raw(data, split, delay)
+        return data
+
+    # -- receiving -----------------------------------------------------------
+
+    def _fill(self, n, deadline):
+        """Buffer at least n bytes; False on EOF first. socket.timeout when
+        the deadline passes."""
+        while len(self._buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout('timed out')
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(max(RECV_CHUNK, n - len(self._buf)))
+            except ConnectionResetError:
+                chunk = b''
+            if not chunk:
+                return False
+            self._buf += chunk
+        return True
+
+    def recv_frame(self, timeout=5):
+        """The next frame as a Frame; None if the peer closed TCP (a partial
+        frame before EOF is dropped). Raises socket.timeout if no complete
+        frame comes in time; bytes read so far stay buffered."""
+        deadline = time.monotonic() + timeout
+        if not self._fill(2, deadline):
+            return None
+        b0, b1 = self._buf[0], self._buf[1]
+        length = b1 & 0x7F
+        hlen = 2 + {126: 2, 127: 8}.get(length, 0) + (4 if b1 & 0x80 else 0)
+        if not self._fill(hlen, deadline):
+            return None
+        if length == 126:
+            length = struct.unpack_from('!H', self._buf, 2)[0]
+        elif length == 127:
+            length = struct.unpack_from('!Q', self._buf, 2)[0]
+        if not self._fill(hlen + length, deadline):
+            return None
+        payload = bytes(self._buf[hlen:hlen + length])
+        if b1 & 0x80:
+            self.masked_frames += 1
+            payload = _mask(bytes(self._buf[hlen - 4:hlen]), payload)
+        del self._buf[:hlen + length]
+        return Frame(bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0x0F, payload)
+
+    def recv_message(self, timeout=5):
+        """The next message as (opcode, payload), fragments joined; control
+        frames (ping, pong, close) are returned as they come, even between
+        fragments. None if the peer closed TCP. Raises AssertionError on a
+        fragmentation error of the server's (RFC 6455 §5.4)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            f = self.recv_frame(max(0.0, deadline - time.monotonic()))
+            if f is None:
+                return None
+            if f.opcode >= 0x8:
+                return f.opcode, f.payload
+            if f.opcode == OP_CONT:
+                if self._frags is None:
+                    raise AssertionError(f'continuation without a message: '
+                                         f'{f!r:.200}')
+                self._frags[1].append(f.payload)
+            else:
+                if self._frags is not None:
+                    raise AssertionError(f'new message opcode {f.opcode} '
+                                         'inside a fragmented message')
+                self._frags = (f.opcode, [f.payload])
+            if f.fin:
+                opcode, parts = self._frags
+                self._frags = None
+                return opcode, b''.join(parts)
+
+    @staticmethod
+    def parse_close(payload):
+        """(code or None, reason) of a close payload (RFC 6455 §5.5.1)."""
+        if len(payload) == 0:
+            return None, b''
+        if len(payload) == 1:
+            raise AssertionError(
+                f'close frame with 1-byte payload {payload!r}')
+        return struct.unpack('!H', payload[:2])[0], bytes(payload[2:])
+
+    def expect_close(self, timeout=5):
+        """Read until a close frame and return (code or None, reason).
+        Pings and pongs are skipped; a data frame or EOF first raises
+        AssertionError naming what came."""
+        deadline = time.monotonic() + timeout
+        while True:
+            f = self.recv_frame(max(0.0, deadline - time.monotonic()))
+            if f is None:
+                raise AssertionError('connection closed without a close frame')
+            if f.opcode == OP_CLOSE:
+                return self.parse_close(f.payload)
+            if f.opcode not in (OP_PING, OP_PONG):
+                raise AssertionError(f'expected close, got {f!r:.200}')
+
+    def tcp_closed(self, timeout=5):
+        """True if the peer closes TCP within timeout; anything it sends
+        until then is read and discarded."""
+        deadline = time.monotonic() + timeout
+        self._buf.clear()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.sock.settimeout(left)
+            try:
+                if not self.sock.recv(RECV_CHUNK):
+                    return True
+            except socket.timeout:
+                return False
+            except (ConnectionResetError, BrokenPipeError):
+                return True
+
+    def close(self, code=1000, reason=b''):
+        """Send a close frame (code None: empty payload), wait for the
+        server's and return its (code, reason)."""
+        if isinstance(reason, str):
+            reason = reason.encode('utf-8')
+        payload = b'' if code is None else struct.pack('!H', code) + reason
+        self.send_frame(OP_CLOSE, payload)
+        return self.expect_close()
+
+    def close_socket(self):
+        """Close the TCP socket at once (no close handshake)."""
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close_socket()
