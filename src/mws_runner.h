@@ -13,4 +13,8 @@
  */
 int mws_runner_block(mws_conn *wc, conn_rec *c);
 
+/** When the child stops (graceful restart or stop, MaxConnectionsPerChild),
+ *  its WebSockets are closed with 1001 so that it can exit. */
+void mws_runner_register_hooks(apr_pool_t *p);
+
 #endif /* MWS_RUNNER_H */
