@@ -65,7 +65,6 @@ static int mws_hook_handler(request_rec *r)
 
 static void mws_register_hooks(apr_pool_t *p)
 {
-    mws_config_register_hooks(p);
     mws_runner_register_hooks(p);
     ap_hook_fixups(mws_hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mws_hook_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -17,16 +17,6 @@
  * that sizes never overflow when added up. */
 #define MWS_MAX_SIZE_LIMIT ((apr_off_t)1 << 40)
 
-/* Every WebSocketHandler line, resolved against the providers in
- * post_config (handler modules may be loaded after the line is read). */
-typedef struct {
-    mws_dir_conf *conf;
-    const char *file;
-    unsigned line;
-} mws_handler_ref;
-
-static apr_array_header_t *handler_refs;
-
 void *mws_config_create_dir(apr_pool_t *p, char *dir)
 {
     mws_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
@@ -164,18 +154,38 @@ bad:
                         cmd->cmd->name, arg);
 }
 
+/* Like AuthBasicProvider, the name is looked up when the line is read, so
+ * `apache2 -t` catches a typo; handler modules are loaded with LoadModule
+ * before the sections that use them. */
 static const char *mws_conf_set_handler(cmd_parms *cmd, void *dconf,
                                         const char *name)
 {
     mws_dir_conf *conf = dconf;
-    mws_handler_ref *ref;
+    apr_array_header_t *names;
+    const char *known = "none";
+    int i;
 
-    conf->handler_name = name;
-    ref = apr_array_push(handler_refs);
-    ref->conf = conf;
-    ref->file = cmd->directive->filename;
-    ref->line = cmd->directive->line_num;
-    return NULL;
+    conf->handler = ap_lookup_provider(WEBSOCKET_PROVIDER_GROUP, name,
+                                       WEBSOCKET_PROVIDER_VERSION);
+    if (conf->handler) {
+        conf->handler_name = name;
+        return NULL;
+    }
+    names = ap_list_provider_names(cmd->temp_pool, WEBSOCKET_PROVIDER_GROUP,
+                                   WEBSOCKET_PROVIDER_VERSION);
+    if (names && names->nelts) {
+        known = "";
+        for (i = 0; i < names->nelts; ++i) {
+            known = apr_pstrcat(cmd->temp_pool, known, i ? ", " : "",
+                                APR_ARRAY_IDX(names, i,
+                                              ap_list_provider_names_t)
+                                .provider_name, NULL);
+        }
+    }
+    return apr_psprintf(cmd->pool, "WebSocketHandler: no handler named "
+                        "'%s'; load the module that provides it with "
+                        "LoadModule before this line (handlers loaded: %s)",
+                        name, known);
 }
 
 static const char *mws_conf_set_origin_check(cmd_parms *cmd, void *dconf,
@@ -250,58 +260,3 @@ const command_rec mws_config_cmds[] = {
                   "default: the message size); larger closes with 1009"),
     { NULL }
 };
-
-static int mws_config_hook_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
-                                      apr_pool_t *ptemp)
-{
-    handler_refs = apr_array_make(pconf, 8, sizeof(mws_handler_ref));
-    return OK;
-}
-
-static int mws_config_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                                       apr_pool_t *ptemp, server_rec *s)
-{
-    int i;
-
-    for (i = 0; i < handler_refs->nelts; ++i) {
-        mws_handler_ref *ref = &APR_ARRAY_IDX(handler_refs, i,
-                                              mws_handler_ref);
-        ref->conf->handler = ap_lookup_provider(WEBSOCKET_PROVIDER_GROUP,
-                                                ref->conf->handler_name,
-                                                WEBSOCKET_PROVIDER_VERSION);
-        if (!ref->conf->handler) {
-            apr_array_header_t *names;
-            const char *known = "none";
-            int j;
-
-            names = ap_list_provider_names(ptemp, WEBSOCKET_PROVIDER_GROUP,
-                                           WEBSOCKET_PROVIDER_VERSION);
-            if (names && names->nelts) {
-                known = "";
-                for (j = 0; j < names->nelts; ++j) {
-                    ap_list_provider_names_t *n =
-                        &APR_ARRAY_IDX(names, j, ap_list_provider_names_t);
-                    known = apr_pstrcat(ptemp, known, j ? ", " : "",
-                                        n->provider_name, NULL);
-                }
-            }
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, WSLOGNO(00001)
-                         "WebSocketHandler %s (%s:%u): no such handler; "
-                         "load the module that provides it with LoadModule "
-                         "(handlers loaded: %s)", ref->conf->handler_name,
-                         ref->file, ref->line, known);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-    return OK;
-}
-
-void mws_config_register_hooks(apr_pool_t *p)
-{
-    ap_hook_pre_config(mws_config_hook_pre_config, NULL, NULL,
-                       APR_HOOK_MIDDLE);
-    /* Handler modules register their providers when they are loaded, so
-     * by post_config every provider that will exist does. */
-    ap_hook_post_config(mws_config_hook_post_config, NULL, NULL,
-                        APR_HOOK_MIDDLE);
-}

@@ -15,7 +15,7 @@ typedef enum {
 
 typedef struct mws_dir_conf {
     const char *handler_name;           /* NULL: unset */
-    const websocket_handler *handler;   /* resolved in post_config */
+    const websocket_handler *handler;   /* the provider of that name */
     int origin_check;                   /* mws_origin_check_e or -1 */
     apr_array_header_t *trusted;        /* normalised origins, or NULL */
     apr_off_t max_message;              /* -1: unset */
@@ -42,7 +42,5 @@ mws_origin_check_e mws_config_origin_check(const mws_dir_conf *conf);
  * scheme and host, default port dropped. NULL if it is not of that form.
  */
 const char *mws_config_origin_normalise(apr_pool_t *p, const char *origin);
-
-void mws_config_register_hooks(apr_pool_t *p);
 
 #endif /* MWS_CONFIG_H */

@@ -154,7 +154,7 @@ static apr_status_t conn_close(websocket_conn_t *pub, int code,
         if (wc->finished || ws_session_state(wc->session) != WS_STATE_OPEN) {
             return APR_EOF;
         }
-        mws_conn_close(wc, code, reason);
+        mws_conn_close(wc, code, reason, MWS_CLOSE_TIMEOUT);
         return APR_SUCCESS;
     }
     return mws_outq_push(wc->outq, MWS_OUTQ_CLOSE, code, reason,
@@ -232,14 +232,15 @@ mws_outq *mws_conn_outq(mws_conn *wc)
     return wc->outq;
 }
 
-void mws_conn_close(mws_conn *wc, int code, const char *reason)
+void mws_conn_close(mws_conn *wc, int code, const char *reason,
+                    apr_interval_time_t timeout)
 {
     if (ws_session_state(wc->session) != WS_STATE_OPEN) {
         return;
     }
     ws_session_close(wc->session, code, reason);
     if (ws_session_state(wc->session) == WS_STATE_CLOSING) {
-        wc->close_deadline = apr_time_now() + MWS_CLOSE_TIMEOUT;
+        wc->close_deadline = apr_time_now() + timeout;
     }
 }
 
@@ -334,7 +335,7 @@ static void drain_outq(mws_conn *wc)
             ws_session_ping(wc->session, item->data, item->len);
             break;
         case MWS_OUTQ_CLOSE:
-            mws_conn_close(wc, item->code, item->data);
+            mws_conn_close(wc, item->code, item->data, MWS_CLOSE_TIMEOUT);
             break;
         }
     }
@@ -416,7 +417,8 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
             ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, wc->c, WSLOGNO(00008)
                           MWS_CONN_FMT "handler %s failed to open",
                           wc->pub.id, mws_config_get(wc->r)->handler_name);
-            mws_conn_close(wc, WS_CLOSE_INTERNAL_ERROR, "");
+            mws_conn_close(wc, WS_CLOSE_INTERNAL_ERROR, "",
+                           MWS_CLOSE_TIMEOUT);
         }
     }
     read_input(wc);

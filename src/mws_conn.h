@@ -43,7 +43,11 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
  */
 void mws_conn_finish(mws_conn *wc);
 
-/** Begin the closing handshake from the glue (owner thread). */
-void mws_conn_close(mws_conn *wc, int code, const char *reason);
+/**
+ * Begin the closing handshake from the glue (owner thread): send a close
+ * frame and wait at most @a timeout for the client's.
+ */
+void mws_conn_close(mws_conn *wc, int code, const char *reason,
+                    apr_interval_time_t timeout);
 
 #endif /* MWS_CONN_H */

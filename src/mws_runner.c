@@ -22,6 +22,9 @@ typedef struct mws_runner_entry {
 
 APR_RING_HEAD(mws_runner_list, mws_runner_entry);
 
+/* How long a stopping child waits for a client's close frame. */
+#define MWS_STOP_CLOSE_TIMEOUT apr_time_from_sec(1)
+
 static struct {
     apr_thread_mutex_t *lock;       /* NULL when the MPM is not threaded */
     struct mws_runner_list running;
@@ -82,7 +85,7 @@ int mws_runner_block(mws_conn *wc, conn_rec *c)
     if (rv != APR_SUCCESS) {
         ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, c, WSLOGNO(00011)
                       "cannot poll the connection of a WebSocket");
-        mws_conn_close(wc, WS_CLOSE_INTERNAL_ERROR, "");
+        mws_conn_close(wc, WS_CLOSE_INTERNAL_ERROR, "", 0);
         mws_conn_finish(wc);
         apr_pool_destroy(p);
         return OK;
@@ -93,8 +96,10 @@ int mws_runner_block(mws_conn *wc, conn_rec *c)
 
     for (;;) {
         if (child_is_stopping()) {
-            /* RFC 6455 §7.4.1: 1001, the server is going away. */
-            mws_conn_close(wc, WS_CLOSE_GOING_AWAY, "server stopping");
+            /* RFC 6455 §7.4.1: 1001, the server is going away; a stopping
+             * server waits only briefly for the client's answer. */
+            mws_conn_close(wc, WS_CLOSE_GOING_AWAY, "server stopping",
+                           MWS_STOP_CLOSE_TIMEOUT);
         }
         if (mws_conn_pump(wc, &events, &timeout) != APR_SUCCESS) {
             break;
