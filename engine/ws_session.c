@@ -179,8 +179,9 @@ static apr_status_t send_close(ws_session_t *session, int code,
 
     session->close_sent = 1;
     if (code) {
-        payload[0] = (char)((code >> 8) & 0xFF);
-        payload[1] = (char)(code & 0xFF);
+        /* network byte order, RFC 6455 §5.5.1 */
+        payload[0] = (char)(unsigned char)(code >> 8);
+        payload[1] = (char)(unsigned char)code;
         if (rlen > WS_CLOSE_REASON_MAX) {
             rlen = WS_CLOSE_REASON_MAX;
         }
@@ -329,8 +330,8 @@ static apr_status_t data_frame_start(ws_session_t *session)
         before = 0;
     }
     /* Judge the limits on the announced length, before any payload is
-     * buffered (RFC 6455 §10.4). The sum cannot wrap: both terms are
-     * below 2^63 (§5.2 and the checks here on earlier frames). */
+     * buffered (RFC 6455 §10.4). Without max_message the running total
+     * of a long message could wrap around; that is too big as well. */
     if (before + hdr->payload_len < before
         || (session->limits.max_message
             && before + hdr->payload_len > session->limits.max_message)) {

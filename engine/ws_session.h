@@ -61,7 +61,9 @@ apr_status_t ws_session_create(ws_session_t **psession, apr_pool_t *p,
  *         WS_EPROTO, WS_EBADUTF8, WS_ETOOBIG  the peer broke the protocol
  *                      or a limit; the close frame is sent and the state is
  *                      CLOSED; ws_session_close_code()/_reason() say why;
- *         any status a callback returned.
+ *         APR_ENOMEM  a message buffer could not be had (1011 sent);
+ *         any status a callback returned (the rest of @a data is dropped;
+ *         treat it as fatal).
  *         Bytes after the one that closed or failed the session are ignored.
  */
 apr_status_t ws_session_feed(ws_session_t *session, const char *data,
@@ -88,8 +90,9 @@ apr_status_t ws_session_ping(ws_session_t *session, const char *data,
  * none: an empty payload) and @a reason (truncated to fit 123 bytes at a
  * UTF-8 character boundary). The state becomes CLOSING, or CLOSED if the
  * peer's close had already arrived.
- * @return APR_SUCCESS, WS_ECLOSED if a close frame was already sent, or
- *         on_send's status.
+ * @return APR_SUCCESS, WS_ECLOSED if a close frame was already sent,
+ *         APR_EINVAL for a code a peer would reject (1005 sends an empty
+ *         close), or on_send's status.
  */
 apr_status_t ws_session_close(ws_session_t *session, int code,
                               const char *reason);

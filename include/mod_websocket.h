@@ -120,8 +120,10 @@ static APR_INLINE apr_status_t websocket_ping(websocket_conn_t *wc,
     return wc->ops->ping(wc, data, len);
 }
 
-/** Start the closing handshake with @a code and @a reason (may be NULL).
- *  Any thread. @return APR_SUCCESS, or APR_EOF if already closing. */
+/** Start the closing handshake with @a code (1000-1003, 1007-1014 or
+ *  3000-4999) and @a reason (may be NULL; cut to 123 bytes). Any thread.
+ *  @return APR_SUCCESS, APR_EOF if already closing, APR_EINVAL for
+ *  another code. */
 static APR_INLINE apr_status_t websocket_close(websocket_conn_t *wc, int code,
                                                const char *reason)
 {

@@ -150,6 +150,9 @@ static apr_status_t conn_close(websocket_conn_t *pub, int code,
     if (!reason) {
         reason = "";
     }
+    if (!ws_close_code_is_valid(code)) {
+        return APR_EINVAL;
+    }
     if (on_owner_thread(wc)) {
         if (wc->finished || ws_session_state(wc->session) != WS_STATE_OPEN) {
             return APR_EOF;
