@@ -7,6 +7,7 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 
+#include "ref_utf8.h"
 #include "ws_session.h"
 
 /*
@@ -99,48 +100,6 @@ static void fz_hash(fz_run_t *run, const void *data, apr_size_t len)
     run->out_bytes += len;
 }
 
-/* An independent UTF-8 check (decode code points, then judge them). */
-static int fz_utf8_ok(const unsigned char *s, apr_size_t n)
-{
-    apr_size_t i = 0, k, need;
-    unsigned long cp, min;
-
-    while (i < n) {
-        unsigned int c = s[i];
-
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        if ((c & 0xE0) == 0xC0) {
-            need = 1, cp = c & 0x1F, min = 0x80;
-        }
-        else if ((c & 0xF0) == 0xE0) {
-            need = 2, cp = c & 0x0F, min = 0x800;
-        }
-        else if ((c & 0xF8) == 0xF0) {
-            need = 3, cp = c & 0x07, min = 0x10000;
-        }
-        else {
-            return 0;
-        }
-        if (n - i - 1 < need) {
-            return 0;
-        }
-        for (k = 1; k <= need; ++k) {
-            if ((s[i + k] & 0xC0) != 0x80) {
-                return 0;
-            }
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return 0;
-        }
-        i += need + 1;
-    }
-    return 1;
-}
-
 static int fz_code_ok(int code)
 {
     return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
@@ -189,7 +148,7 @@ static apr_status_t fz_on_send(void *baton, const char *hdr, apr_size_t hlen,
             const unsigned char *p = (const unsigned char *)payload;
 
             FZ_CHECK(fz_code_ok((p[0] << 8) | p[1]));
-            FZ_CHECK(fz_utf8_ok(p + 2, plen - 2));
+            FZ_CHECK(ws_test_utf8_ref(p + 2, plen - 2));
         }
         run->close_out = 1;
     }
@@ -217,7 +176,7 @@ static apr_status_t fz_on_message(void *baton, ws_opcode_e op,
         FZ_CHECK(len <= run->limits.max_message);
     }
     if (op == WS_OP_TEXT) {
-        FZ_CHECK(fz_utf8_ok((const unsigned char *)data, len));
+        FZ_CHECK(ws_test_utf8_ref((const unsigned char *)data, len));
     }
     ++run->messages;
     fz_hash(run, &tag, 1);
@@ -287,7 +246,7 @@ static int fz_check_feed(fz_run_t *run, apr_status_t rv)
 
         FZ_CHECK(ws_session_state(s) == WS_STATE_CLOSED);
         FZ_CHECK(code == WS_CLOSE_NO_STATUS || fz_code_ok(code));
-        FZ_CHECK(fz_utf8_ok((const unsigned char *)
+        FZ_CHECK(ws_test_utf8_ref((const unsigned char *)
                             ws_session_close_reason(s),
                             strlen(ws_session_close_reason(s))));
     }

@@ -12,6 +12,7 @@
 #include "ws_frame.h"
 #include "ws_session.h"
 #include "ws_utf8.h"
+#include "ref_utf8.h"
 
 /* The pool of the running test, created and destroyed by the fixture. */
 extern apr_pool_t *ws_test_pool;
@@ -95,7 +96,6 @@ void ws_test_server_frame(ws_test_buf_t *b, unsigned int op,
 void ws_test_server_close(ws_test_buf_t *b, int code, const char *reason);
 
 /* ---- an independent UTF-8 check (decodes code points) ---- */
-int ws_test_utf8_ref(const unsigned char *s, apr_size_t len);
 
 /* ---- running a session over some input ---- */
 
