@@ -608,29 +608,18 @@ apr_status_t ws_session_feed(ws_session_t *session, const char *data,
                 return fail_proto(session, WS_WHY_LENGTH);
             }
             rv = frame_start(session);
-            if (rv != APR_SUCCESS) {
-                return rv;
-            }
-            if (ws_frame_payload_left(&session->fp) == 0) {
-                rv = frame_end(session);
-                if (rv != APR_SUCCESS) {
-                    return rv;
-                }
-            }
         }
         else {
             rv = frame_payload(session, data, len, &n);
             data += n;
             len -= n;
-            if (rv != APR_SUCCESS) {
-                return rv;
-            }
-            if (ws_frame_payload_left(&session->fp) == 0) {
-                rv = frame_end(session);
-                if (rv != APR_SUCCESS) {
-                    return rv;
-                }
-            }
+        }
+        /* A frame ends with its header when it has no payload. */
+        if (rv == APR_SUCCESS && ws_frame_payload_left(&session->fp) == 0) {
+            rv = frame_end(session);
+        }
+        if (rv != APR_SUCCESS) {
+            return rv;
         }
     }
     if (session->state == WS_STATE_CLOSED) {
