@@ -57,7 +57,8 @@ def test_ws_100_02_rfc_example_key(httpd):
     key = 'dGhlIHNhbXBsZSBub25jZQ=='
     r = http_request(httpd.port, handshake_request(httpd, '/echo', key=key))
     assert_101(r, key, 'RFC example key')
-    assert r.headers['sec-websocket-accept'] == 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=',\
+    want = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo='
+    assert r.headers['sec-websocket-accept'] == want, \
         f'RFC 6455 §1.3 example:\n{r.head}'
 
 

@@ -5,10 +5,12 @@ message limit (16 MiB, inclusive)."""
 
 import asyncio
 import os
+import threading
+import time
 
 import pytest
 
-from wsraw import OP_TEXT, OP_BINARY
+from wsraw import OP_TEXT, OP_BINARY, build_frame
 from wsit import (connect, assert_failed_with, run, ws_client,
                   describe_mismatch, assert_echoes)
 
@@ -143,8 +145,39 @@ def test_ws_110_08_client_close(httpd):
     async def go():
         ws = await ws_client(httpd)
         await ws.send('bye')
-        assert await ws.recv() == 'bye'
+        assert await ws.recv() == 'bye', \
+            'echo before the close'
         await ws.close(code=1000, reason='done')
         return ws.close_code, ws.close_reason
     code, reason = run(go())
     assert code == 1000, f'close code the server answered: {code} {reason!r}'
+
+
+def test_ws_110_09_backpressure(httpd):
+    """The client writes 32 MiB of messages and reads nothing for 1.5 s,
+    then reads: the server must slow the client down (stop reading while
+    its output is pending), not drop or fail anything."""
+    block = os.urandom(256 * 1024)
+    msgs = [b'%04d' % i + block[4:] for i in range(128)]
+    errors = []
+    with connect(httpd) as ws:
+        ws.sock.settimeout(60)
+
+        def sender():
+            try:
+                for m in msgs:
+                    ws.send_raw(build_frame(OP_BINARY, m))
+            except OSError as e:
+                errors.append(repr(e))
+        t = threading.Thread(target=sender)
+        t.start()
+        time.sleep(1.5)
+        for i, m in enumerate(msgs):
+            got = ws.recv_message(timeout=30)
+            assert got is not None and got[0] == OP_BINARY, \
+                f'message {i}: {got!r:.100} (send errors: {errors})'
+            assert got[1] == m, f'message {i}: ' + describe_mismatch(got[1], m)
+        t.join(30)
+        assert not errors, f'sending failed: {errors}'
+        assert ws.close() == (1000, b''), \
+            'close handshake after the backpressure run'

@@ -317,7 +317,8 @@ def test_ws_130_38_others_unaffected(httpd):
     """A connection open while another fails goes on echoing."""
     with connect(httpd) as bystander:
         bystander.send_frame(OP_TEXT, b'before')
-        assert bystander.recv_message() == (OP_TEXT, b'before')
+        assert bystander.recv_message() == (OP_TEXT, b'before'), \
+            'the bystander echoes before'
         with connect(httpd) as bad:
             bad.send_frame(OP_TEXT, b'x', mask=False)
             assert_failed_with(bad, 1002, 'unmasked')
@@ -325,4 +326,5 @@ def test_ws_130_38_others_unaffected(httpd):
         got = bystander.recv_message()
         assert got == (OP_TEXT, b'after'), \
             f'the other connection after a failure: {got!r}'
-        assert bystander.close() == (1000, b'')
+        assert bystander.close() == (1000, b''), \
+            'close of the bystander'

@@ -61,7 +61,8 @@ def test_ws_150_04_websockets_client(httpd):
                              subprotocols=['chat', 'superchat']) as ws:
             await ws.send('protocol')
             return ws.subprotocol, await ws.recv()
-    assert run(go()) == ('superchat', 'superchat')
+    assert run(go()) == ('superchat', 'superchat'), \
+        'websockets client: (subprotocol, handler protocol)'
 
 
 def test_ws_150_05_echo_handler_picks_none(httpd):
@@ -84,7 +85,10 @@ def test_ws_150_07_test_handler_echo(httpd):
     """Messages that are no command come back with their type."""
     with connect(httpd, '/test') as ws:
         ws.send_frame(OP_TEXT, b'hello test')
-        assert ws.recv_message() == (OP_TEXT, b'hello test')
+        assert ws.recv_message() == (OP_TEXT, b'hello test'), \
+            'test handler echoes text'
         ws.send_frame(OP_BINARY, b'\x00user')
-        assert ws.recv_message() == (OP_BINARY, b'\x00user')
-        assert ws.close() == (1000, b'')
+        assert ws.recv_message() == (OP_BINARY, b'\x00user'), \
+            'test handler echoes binary'
+        assert ws.close() == (1000, b''), \
+            'close of /test'

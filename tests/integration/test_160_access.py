@@ -63,7 +63,8 @@ def test_ws_160_03_auth_ok(httpd, htpasswd, user):
     password = USERS[user][0]
     with connect(httpd, '/auth', headers=basic(user, password)) as ws:
         assert ask(ws, 'user') == user, f'r->user for {user}'
-        assert ws.close() == (1000, b'')
+        assert ws.close() == (1000, b''), \
+            f'close of /auth as {user}'
 
 
 @pytest.mark.expect_log('AH01617')     # authentication failure

@@ -31,7 +31,8 @@ def test_ws_200_01_push(httpd, n):
         assert got == [(OP_TEXT, b'push %d' % i) for i in range(n)], \
             f'push {n}: {got!r:.500}'
         ws.send_frame(OP_TEXT, b'still echoing')
-        assert ws.recv_message() == (OP_TEXT, b'still echoing')
+        assert ws.recv_message() == (OP_TEXT, b'still echoing'), \
+            f'echo after push {n}'
         assert ws.close() == (1000, b''), f'push {n}: close'
 
 
@@ -50,8 +51,9 @@ def test_ws_200_02_pushes_interleaved_with_echo(httpd):
         assert sorted(pushes) == sorted([b'push %d' % i
                                          for i in range(50)] * 2), \
             f'pushes lost: {len(pushes)} of 100'
-        for k in range(50):      # each thread's own messages in order
-            assert pushes.count(b'push %d' % k) == 2
+        for k in range(50):      # one copy from each thread
+            n = pushes.count(b'push %d' % k)
+            assert n == 2, f'push {k}: {n} copies, want one per thread'
 
 
 def test_ws_200_03_close_while_pushing(httpd):
@@ -94,7 +96,8 @@ def test_ws_200_05_server_close_unanswered(httpd):
     by itself (close handshake timeout)."""
     with connect(httpd, '/test') as ws:
         ws.send_frame(OP_TEXT, b'close 4001 no answer')
-        assert ws.expect_close() == (4001, b'no answer')
+        assert ws.expect_close() == (4001, b'no answer'), \
+            'close frame of close 4001'
         assert ws.tcp_closed(30), 'TCP still open 30s after an unanswered ' \
                                   'server close'
 
@@ -125,11 +128,14 @@ def test_ws_200_10_access_log_client_close(httpd):
     tag, ws = _tagged(httpd)
     with ws:
         ws.send_frame(OP_BINARY, b'x' * 10000)
-        assert ws.recv_message() == (OP_BINARY, b'x' * 10000)
+        assert ws.recv_message() == (OP_BINARY, b'x' * 10000), \
+            'echo of 10000 bytes'
         assert httpd.access_log_for(tag, timeout=0.3) == [], \
             'the WebSocket is logged before it closed'
-        assert ws.close() == (1000, b'')
-        assert ws.tcp_closed(5)
+        assert ws.close() == (1000, b''), \
+            'client close answered'
+        assert ws.tcp_closed(5), \
+            'TCP open after the close handshake'
     assert_one_log_line(httpd, tag, 'client close', min_in=10000,
                         min_out=10000)
 
@@ -140,9 +146,11 @@ def test_ws_200_11_access_log_server_close(httpd):
         ws.send_frame(OP_TEXT, b'push 5')
         recv_texts(ws, 5, 'push 5')
         ws.send_frame(OP_TEXT, b'close 4000 bye')
-        assert ws.expect_close() == (4000, b'bye')
+        assert ws.expect_close() == (4000, b'bye'), \
+            'close frame of close 4000 bye'
         ws.send_frame(OP_CLOSE, struct.pack('!H', 4000))
-        assert ws.tcp_closed(5)
+        assert ws.tcp_closed(5), \
+            'TCP open after the close handshake'
     assert_one_log_line(httpd, tag, 'server close')
 
 
@@ -150,8 +158,10 @@ def test_ws_200_12_access_log_protocol_error(httpd):
     tag, ws = _tagged(httpd)
     with ws:
         ws.send_frame(OP_TEXT, b'x', mask=False)
-        assert ws.expect_close()[0] == 1002
-        assert ws.tcp_closed(5)
+        assert ws.expect_close()[0] == 1002, \
+            'unmasked frame not failed with 1002'
+        assert ws.tcp_closed(5), \
+            'TCP open after 1002'
     assert_one_log_line(httpd, tag, 'protocol error')
 
 
@@ -159,7 +169,8 @@ def test_ws_200_13_access_log_tcp_dropped(httpd):
     """No close frame at all: the client just goes away."""
     tag, ws = _tagged(httpd)
     ws.send_frame(OP_TEXT, b'hi')
-    assert ws.recv_message() == (OP_TEXT, b'hi')
+    assert ws.recv_message() == (OP_TEXT, b'hi'), \
+        'echo before dropping TCP'
     ws.close_socket()
     assert_one_log_line(httpd, tag, 'TCP dropped')
 
@@ -168,7 +179,8 @@ def test_ws_200_14_access_log_refused(httpd):
     """A refused handshake is an ordinary request: one line, its status."""
     tag = uuid.uuid4().hex
     e = refused(httpd, '/test?refuse=503', headers={'X-Test-Id': tag})
-    assert e.status == 503
+    assert e.status == 503, \
+        f'refuse=503 answered {e.status}'
     entries = httpd.access_log_for(tag)
     assert [x['status'] for x in entries] == ['503'], \
         f'refused handshake: {[x["line"] for x in entries]}'
@@ -183,9 +195,11 @@ def test_ws_200_15_access_log_concurrent(httpd):
         sockets.append(ws)
     for i, ws in enumerate(sockets):
         ws.send_frame(OP_TEXT, b'%d' % i)
-        assert ws.recv_message() == (OP_TEXT, b'%d' % i)
+        assert ws.recv_message() == (OP_TEXT, b'%d' % i), \
+            f'echo on socket {i}'
     for ws in reversed(sockets):
-        assert ws.close() == (1000, b'')
+        assert ws.close() == (1000, b''), \
+            'close answered'
         ws.close_socket()
     for tag in tags:
         assert_one_log_line(httpd, tag, f'concurrent {tag}')

@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import time
 
-import pytest
 import websockets
 
 from wsraw import OP_TEXT, OP_CLOSE
@@ -60,7 +59,8 @@ def test_ws_210_02_reset(httpd):
 
 def test_ws_210_03_closeme(httpd):
     with connect(httpd, '/increment', protocols=[PROTOCOL]) as ws:
-        assert ws.response_headers.get('sec-websocket-protocol') == PROTOCOL
+        assert ws.response_headers.get('sec-websocket-protocol') == PROTOCOL, \
+            f'subprotocol: {ws.response_headers}'
         ws.send_frame(OP_TEXT, b'closeme\n')
         while True:
             f = ws.recv_frame()
@@ -84,7 +84,8 @@ def test_ws_210_04_closeme_websockets(httpd):
                     await ws.recv()
             except websockets.ConnectionClosed as e:
                 return e.code, e.reason
-    assert run(go()) == (1001, 'seeya')
+    assert run(go()) == (1001, 'seeya'), \
+        'close code and reason of closeme'
 
 
 def test_ws_210_05_libwebsockets_test_client(httpd):

@@ -1,9 +1,11 @@
 """220: configuration mistakes stop httpd with a message saying what is
 wrong: `apache2 -t` (the config test) and a real start both fail."""
 
+import subprocess
+
 import pytest
 
-from httpd import Httpd, HttpdError
+from httpd import Httpd
 
 
 @pytest.fixture(scope='module')
@@ -60,12 +62,11 @@ def test_ws_220_01_configtest_fails(cfg, case):
         assert w in out, f'{case}: the message does not name {w!r}:\n{out}'
 
 
-def test_ws_220_02_start_fails_unknown_handler(cfg, server_workdir, mpm):
+def test_ws_220_02_start_fails_unknown_handler(server_workdir, mpm):
     """Starting with an unknown handler fails and the log names it."""
     h = Httpd(server_workdir(f'nosuch-{mpm}'), mpm=mpm, name=f'nosuch-{mpm}',
               extra_conf=location('WebSocketHandler nosuch'))
     h.write_conf()
-    import subprocess
     p = subprocess.run([h.config['httpd'], '-f', h.conf_path,
                         '-DFOREGROUND'], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=20,

@@ -15,8 +15,23 @@ port picked at runtime, so parallel runs never collide:
     h.stop()
 
 The server runs in the foreground (-DFOREGROUND) as a child process of the
-caller, so its main PID is known for sure; stop() signals only that PID and
-then waits for the child processes it had, killing leftovers by their PIDs.
+caller, in a session of its own, so its main PID is known for sure; stop()
+signals only that PID and then waits for the child processes it had,
+killing leftovers by their PIDs.
+
+API (stable; tests/integration and tests/conformance use it):
+    Httpd(workdir, mpm='event', extra_conf='', name='ws', loglevel=None)
+    .port .host .base_url .origin .ws_url(path) .url(path) .workdir
+    .docroot .conf_path .error_log .access_log (paths) .pid .running
+    .start()  .stop(timeout=20, check=True)  .graceful_stop(timeout=15)
+    .restart(extra_conf=None, graceful=False)
+    .configtest(extra_conf=None) -> (returncode, output)   (apache2 -t)
+    .mark()  .error_log_lines_since(mark=None)
+    .check_error_log(ignore_lognos=(), mark=None) -> [unexpected lines]
+    .access_log_entries() .access_log_for(test_id, count=1, timeout=3)
+    .cleanup()   Httpd.make_workdir(prefix)   Httpd.live()
+The log level is "info websocket:debug", or $MWS_TEST_LOGLEVEL (e.g.
+"info websocket:trace3") when set.
 
 Every config has the default locations
 
@@ -115,7 +130,8 @@ $mpm_conf
 TypesConfig "$workdir/conf/mime.types"
 ErrorLog "$workdir/logs/error_log"
 LogLevel $loglevel
-LogFormat "%h\\t%u\\t%t\\t%r\\t%>s\\t%b\\t%D\\t%I\\t%O\\t%H\\t%{X-Test-Id}i" wstest
+LogFormat "%h\\t%u\\t%t\\t%r\\t%>s\\t%b\\t%D\\t%I\\t%O\\t%H\\t%{X-Test-Id}i" \\
+    wstest
 CustomLog "$workdir/logs/access_log" wstest
 DocumentRoot "$workdir/htdocs"
 DirectoryIndex index.html
@@ -243,6 +259,7 @@ class Httpd:
         self._proc = None
         self._stderr = None
         self._mark = 0
+        self._token = f'{self.name}-{os.getpid()}-{id(self):x}-{time.time()}'
         self._setup_workdir()
 
     # -- paths and URLs ---------------------------------------------------
@@ -301,7 +318,8 @@ class Httpd:
         self._write(os.path.join(self.workdir, 'conf', 'mime.types'),
                     MIME_TYPES)
         self._write(os.path.join(self.docroot, 'index.html'),
-                    '<html><body>mod_websocket test server</body></html>\n')
+                    f'<html><body>mod_websocket test server {self._token}'
+                    f'</body></html>\n')
         # GET /echo without Upgrade is served from here
         self._write(os.path.join(self.docroot, 'echo'), 'echo page\n')
         if os.geteuid() == 0:
@@ -417,10 +435,20 @@ class Httpd:
 
     def start(self, timeout=15):
         """Write the config, start the server and wait until it answers
-        GET / with 200. Raises HttpdError with the server's messages if it
-        does not come up."""
+        GET / with 200 and this server's own index page. Raises HttpdError
+        with the server's messages if it does not come up. If the port was
+        taken meanwhile, a new one is picked (up to 3 times)."""
         if self.running:
             raise HttpdError(f'{self.name} is already running')
+        for attempt in range(3):
+            try:
+                return self._start(timeout)
+            except HttpdError as e:
+                if 'could not bind' not in str(e) or attempt == 2:
+                    raise
+                self.port = free_port(self.host)
+
+    def _start(self, timeout):
         self.write_conf()
         rc, out = self.configtest()
         if rc != 0:
@@ -442,6 +470,7 @@ class Httpd:
         while True:
             if self._proc.poll() is not None:
                 self._close_stderr()
+                Httpd._live.discard(self)
                 raise HttpdError(
                     f'{self.name}: apache2 exited with {self._proc.returncode}'
                     f' at startup:\n{self._startup_messages()}')
@@ -455,18 +484,20 @@ class Httpd:
             time.sleep(0.05)
 
     def _answers(self):
-        """True if GET / gets a 200 right now."""
+        """True if GET / gets a 200 with our index page (not some other
+        server's that took the port) right now."""
         try:
             with socket.create_connection((self.host, self.port),
                                           timeout=2) as s:
                 s.sendall(b'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n')
                 data = b''
-                while b'\r\n' not in data:
+                while True:
                     chunk = s.recv(4096)
                     if not chunk:
                         break
                     data += chunk
-                return data.startswith(b'HTTP/1.1 200')
+                return (data.startswith(b'HTTP/1.1 200')
+                        and self._token.encode() in data)
         except OSError:
             return False
 
@@ -497,13 +528,15 @@ class Httpd:
         if proc.poll() is None:
             kids = set(_children_of(proc.pid))
             proc.send_signal(signal.SIGTERM)
+            grace = 5
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
                 leftovers.append(proc.pid)
-            deadline = time.monotonic() + 5
+                grace = 0.5     # the children are as stuck as their parent
+            deadline = time.monotonic() + grace
             while any(_proc_alive(k) for k in kids) and \
                     time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -533,7 +566,7 @@ class Httpd:
         try:
             self._proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.stop(check=False)
+            self.stop(timeout=3, check=False)
             raise HttpdError(f'{self.name}: graceful stop not done in '
                              f'{timeout}s (stopped hard)') from None
         deadline = time.monotonic() + 5
@@ -566,10 +599,11 @@ class Httpd:
                 raise HttpdError(f'{self.name}: config test failed:\n{out}')
             self.extra_conf = extra_conf
         self.write_conf()
-        resumed = self._count_in_log('AH00489:')
+        resumed = self._count_in_log('resuming normal operations')
         self._proc.send_signal(signal.SIGUSR1 if graceful else signal.SIGHUP)
         deadline = time.monotonic() + timeout
-        while self._count_in_log('AH00489:') <= resumed or not self._answers():
+        while (self._count_in_log('resuming normal operations') <= resumed
+               or not self._answers()):
             if self._proc.poll() is not None:
                 raise HttpdError(f'{self.name}: apache2 exited at restart:\n'
                                  f'{self._startup_messages()}')
@@ -640,12 +674,18 @@ class Httpd:
     def access_log_for(self, test_id, count=1, timeout=3):
         """The access log entries of requests sent with header X-Test-Id:
         test_id, waiting up to timeout seconds for at least count of them
-        (a WebSocket is logged when it closes)."""
+        (a WebSocket is logged when it closes), and 0.2 s more for any
+        surplus ones."""
+        def find():
+            return [e for e in self.access_log_entries()
+                    if e.get('test_id') == test_id]
         deadline = time.monotonic() + timeout
         while True:
-            found = [e for e in self.access_log_entries()
-                     if e.get('test_id') == test_id]
-            if len(found) >= count or time.monotonic() > deadline:
+            found = find()
+            if len(found) >= count:
+                time.sleep(0.2)     # a duplicate would come right after
+                return find()
+            if time.monotonic() > deadline:
                 return found
             time.sleep(0.05)
 
