@@ -49,6 +49,7 @@ struct mws_conn {
     unsigned int opened : 1;        /* the handler's open was called */
     unsigned int want_write : 1;    /* the core holds unsent bytes */
     unsigned int lost : 1;          /* the client's TCP side is gone */
+    unsigned int upgrade_eos : 1;   /* HTTP/2's "no body" EOS is behind us */
     unsigned int finished : 1;
 };
 
@@ -296,6 +297,13 @@ static void read_input(mws_conn *wc)
             apr_size_t len;
 
             if (APR_BUCKET_IS_EOS(b)) {
+                /* On an HTTP/2 stream (c->master set), mod_http2 ends the
+                 * upgrade request's body with an EOS before the stream's
+                 * data; a later one means the client ended the stream. */
+                if (c->master && !wc->upgrade_eos) {
+                    wc->upgrade_eos = 1;
+                    continue;
+                }
                 wc->lost = 1;
                 break;
             }
