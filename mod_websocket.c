@@ -37,7 +37,7 @@ static int mws_hook_fixups(request_rec *r)
 static int mws_hook_handler(request_rec *r)
 {
     const mws_dir_conf *conf;
-    const char *protocol;
+    mws_handshake hs;
     mws_conn *wc;
     apr_status_t rv;
     int status;
@@ -46,12 +46,12 @@ static int mws_hook_handler(request_rec *r)
         return DECLINED;
     }
     conf = mws_config_get(r);
-    status = mws_handshake_check(r, conf, &protocol);
+    status = mws_handshake_check(r, conf, &hs);
     if (status != OK) {
         return status;
     }
-    mws_handshake_accept(r, protocol);
-    rv = mws_conn_create(&wc, r, conf->handler, protocol);
+    mws_handshake_accept(r, &hs);
+    rv = mws_conn_create(&wc, r, conf->handler, &hs);
     if (rv != APR_SUCCESS) {
         /* The 101 is out: no error page can follow it. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, WSLOGNO(00013)

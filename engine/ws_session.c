@@ -3,6 +3,8 @@
 
 #include <apr_pools.h>
 
+#include <zlib.h>
+
 #include "ws_session.h"
 #include "ws_frame.h"
 #include "ws_utf8.h"
@@ -37,6 +39,43 @@
 /* Where payload goes that is validated but not kept (after our close). */
 #define WS_SCRATCH_LEN        512
 
+/* RFC 7692 §7.2.1: a compressed message is a DEFLATE stream flushed to a
+ * byte boundary with its final empty stored block's 4 bytes removed; the
+ * receiver appends them again before inflating (§7.2.2). */
+#define WS_DEFLATE_TAIL       "\x00\x00\xff\xff"
+#define WS_DEFLATE_TAIL_LEN   4
+
+/* LZ77 window sizes of RFC 7692 §7.1.2, as powers of two. zlib refuses a
+ * raw deflate window of 8 bits, so we compress with at least 9. */
+#define WS_WBITS_MIN          8
+#define WS_WBITS_OUT_MIN      9
+#define WS_WBITS_MAX          15
+
+/* We inflate with the largest window whatever the client agreed to: any
+ * window up to 15 bits decodes, and a client that chose a smaller one
+ * costs us nothing more than the 32 KiB window. */
+#define WS_INFLATE_WBITS      WS_WBITS_MAX
+
+/* Messages shorter than this are sent uncompressed (RSV1 clear, which
+ * RFC 7692 §6 allows per message): deflate would save a few bytes at best
+ * and costs a call into zlib each time. */
+#define WS_DEFLATE_MIN_LEN    32
+
+/* zlib's default level, and a smaller hash table and literal buffer than
+ * its default memLevel 8: with a 15-bit window the compressor then needs
+ * about 150 KiB instead of about 262 KiB per connection, for a ratio a
+ * few percent worse on text. */
+#define WS_DEFLATE_LEVEL      Z_DEFAULT_COMPRESSION
+#define WS_DEFLATE_MEM_LEVEL  5
+
+/* Room beyond deflateBound() for what a Z_SYNC_FLUSH adds (an empty stored
+ * block: 3 bits, padding, 4 bytes) and bits pending from the last message
+ * when the context is kept. */
+#define WS_DEFLATE_FLUSH_SLACK 16
+
+/* The most zlib takes in one call (its counters are 32-bit). */
+#define WS_ZLIB_MAX_CHUNK     ((apr_size_t)0x40000000)
+
 /* Static reasons sent in our close frame when the peer breaks a rule. */
 #define WS_WHY_UNMASKED       "client frame not masked"
 #define WS_WHY_RSV            "reserved bit set"
@@ -53,6 +92,9 @@
 #define WS_WHY_FRAME_BIG      "frame too big"
 #define WS_WHY_MSG_BIG        "message too big"
 #define WS_WHY_NOMEM          "out of memory"
+#define WS_WHY_RSV1_CTRL      "compressed control frame"
+#define WS_WHY_RSV1_CONT      "RSV1 set on a continuation frame"
+#define WS_WHY_INFLATE        "invalid compressed data"
 
 /* One buffer of a message being received. */
 typedef struct ws_chunk_t ws_chunk_t;
@@ -97,6 +139,17 @@ struct ws_session_t {
      * buffer and never touch the message's. */
     char ictrl[WS_MAX_CTRL_PAYLOAD + 1];
     apr_size_t ictrl_len;
+
+    /* permessage-deflate (RFC 7692), if ws_session_set_deflate() was
+     * called; each zlib stream is created when first needed. */
+    int deflate;
+    ws_deflate_params_t dparams;
+    z_stream *inflater;
+    z_stream *deflater;
+    apr_pool_t *send_pool;      /* compressed output; cleared per send */
+    int imsg_compressed;        /* the message's first frame had RSV1 */
+    int imsg_zend;              /* its DEFLATE stream ended (BFINAL) */
+    apr_size_t imsg_zpad;       /* bytes the client sent after that */
 
     char scratch[WS_SCRATCH_LEN];
 };
@@ -146,15 +199,20 @@ static void msg_reset(ws_session_t *session)
     memset(&session->imsg_first, 0, sizeof(session->imsg_first));
     session->imsg_tail = NULL;
     session->imsg_cur = NULL;
+    session->imsg_compressed = 0;
+    session->imsg_zend = 0;
+    session->imsg_zpad = 0;
     if (session->imsg_alloced) {
         apr_pool_clear(session->msg_pool);
         session->imsg_alloced = 0;
     }
 }
 
-/* Send one unmasked frame (RFC 6455 §5.1: a server never masks). */
-static apr_status_t send_frame(ws_session_t *session, ws_opcode_e op,
-                               const char *payload, apr_size_t plen)
+/* Send one unmasked frame (RFC 6455 §5.1: a server never masks) with the
+ * RSV bits @a rsv. */
+static apr_status_t send_frame_rsv(ws_session_t *session, unsigned int rsv,
+                                   ws_opcode_e op, const char *payload,
+                                   apr_size_t plen)
 {
     ws_frame_hdr_t hdr;
     char buf[WS_MAX_HDR_LEN];
@@ -162,10 +220,17 @@ static apr_status_t send_frame(ws_session_t *session, ws_opcode_e op,
 
     memset(&hdr, 0, sizeof(hdr));
     hdr.fin = 1;
+    hdr.rsv = rsv;
     hdr.opcode = op;
     hdr.payload_len = plen;
     hlen = ws_frame_write_hdr(buf, &hdr);
     return session->cb->on_send(session->baton, buf, hlen, payload, plen);
+}
+
+static apr_status_t send_frame(ws_session_t *session, ws_opcode_e op,
+                               const char *payload, apr_size_t plen)
+{
+    return send_frame_rsv(session, 0, op, payload, plen);
 }
 
 /* Send our close frame: @a code 0 sends an empty payload. This is the
@@ -308,12 +373,256 @@ static apr_status_t msg_reserve(ws_session_t *session, apr_uint64_t len,
     return APR_SUCCESS;
 }
 
+/* zlib's memory comes from the session's pool: zlib allocates only when a
+ * stream is created (and inflate's window on first use), never per
+ * message, so the pool stays bounded and frees it all with the session. */
+static voidpf session_zalloc(voidpf opaque, uInt items, uInt size)
+{
+    ws_session_t *session = opaque;
+
+    if (size && items > APR_SIZE_MAX / size) {
+        return Z_NULL;
+    }
+    return apr_palloc(session->pool, (apr_size_t)items * size);
+}
+
+static void session_zfree(voidpf opaque, voidpf address)
+{
+    /* The pool frees it. */
+    (void)opaque;
+    (void)address;
+}
+
+static z_stream *session_zstream(ws_session_t *session)
+{
+    z_stream *z = apr_pcalloc(session->pool, sizeof(*z));
+
+    z->zalloc = session_zalloc;
+    z->zfree = session_zfree;
+    z->opaque = session;
+    return z;
+}
+
+/* The inflater, created on the first compressed message: an idle
+ * connection costs no zlib memory. Raw DEFLATE, RFC 7692 §7.2.2. */
+static apr_status_t inflater_get(ws_session_t *session)
+{
+    z_stream *z;
+
+    if (session->inflater) {
+        return APR_SUCCESS;
+    }
+    z = session_zstream(session);
+    if (inflateInit2(z, -WS_INFLATE_WBITS) != Z_OK) {
+        return session_fail(session, APR_ENOMEM, WS_CLOSE_INTERNAL_ERROR,
+                            WS_WHY_NOMEM);
+    }
+    session->inflater = z;
+    return APR_SUCCESS;
+}
+
+/*
+ * Bytes after a block with BFINAL set. RFC 7692 §7.2.3.4 ends such a
+ * message with one 0x00 (the start of the empty stored block that our
+ * appended tail completes); a sender may also omit it. Anything else
+ * would be a second DEFLATE stream inside one message, which no sender
+ * needs, and restarting the inflater for each would let a peer make us
+ * copy the 32 KiB window for every few bytes it sends.
+ */
+static apr_status_t inflate_after_end(ws_session_t *session, const char *in,
+                                      apr_size_t n, int is_tail)
+{
+    apr_size_t i;
+
+    if (is_tail) {
+        return APR_SUCCESS;
+    }
+    for (i = 0; i < n; ++i) {
+        if (in[i] != 0 || ++session->imsg_zpad > 1) {
+            return fail_proto(session, WS_WHY_INFLATE);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/*
+ * Inflate @a n bytes of the current compressed message into its buffers
+ * (or, after our close frame, into a sink that only counts and checks).
+ * max_message bounds the inflated size: buffers never grow past it, and
+ * once it is reached a one-byte probe tells whether more would follow, so
+ * a small input that inflates hugely fails with 1009 having allocated at
+ * most max_message. Text is validated as it is inflated (RFC 6455 §8.1).
+ * @a is_tail says that @a in is the 4 bytes we append (RFC 7692 §7.2.2).
+ */
+static apr_status_t inflate_bytes(ws_session_t *session, const char *in,
+                                  apr_size_t n, int is_tail)
+{
+    z_stream *z = session->inflater;
+    apr_uint64_t max = session->limits.max_message;
+    char sink[WS_SCRATCH_LEN];
+    char probe[1];
+
+    if (session->imsg_zend) {
+        return inflate_after_end(session, in, n, is_tail);
+    }
+    z->next_in = (Bytef *)in;
+    z->avail_in = (uInt)n;
+    for (;;) {
+        ws_chunk_t *chunk = NULL;
+        apr_uint64_t room = max ? max - session->imsg_len : APR_UINT64_MAX;
+        char *out;
+        apr_size_t out_len, produced;
+        int zrv;
+
+        if (room == 0) {
+            out = probe;
+            out_len = sizeof(probe);
+        }
+        else if (session->state == WS_STATE_OPEN) {
+            chunk = session->imsg_tail;
+            if (!chunk || chunk->len == chunk->cap) {
+                /* Grow geometrically: few buffers, one copy on delivery,
+                 * and the last one at most as big as all before it. */
+                apr_uint64_t want = session->imsg_len > WS_MSG_CHUNK_MIN
+                                    ? session->imsg_len : WS_MSG_CHUNK_MIN;
+                apr_status_t rv;
+
+                if (want > room) {
+                    want = room;
+                }
+                rv = msg_reserve(session, want, 0);
+                if (rv != APR_SUCCESS) {
+                    return rv;
+                }
+                chunk = session->imsg_tail;
+            }
+            out = chunk->data + chunk->len;
+            out_len = chunk->cap - chunk->len;
+        }
+        else {
+            out = sink;
+            out_len = sizeof(sink);
+            if (out_len > room) {
+                out_len = (apr_size_t)room;
+            }
+        }
+        if (out_len > WS_ZLIB_MAX_CHUNK) {
+            out_len = WS_ZLIB_MAX_CHUNK;
+        }
+        z->next_out = (Bytef *)out;
+        z->avail_out = (uInt)out_len;
+        zrv = inflate(z, Z_NO_FLUSH);
+        produced = out_len - z->avail_out;
+        /* What was inflated before an error is judged first, so that
+         * the outcome does not depend on how the input was split. */
+        if (produced) {
+            if (out == probe) {
+                return fail_too_big(session, WS_WHY_MSG_BIG);
+            }
+            if (session->imsg_op == WS_OP_TEXT
+                && ws_utf8_feed(&session->imsg_utf8, out, produced, NULL)
+                   != APR_SUCCESS) {
+                return session_fail(session, WS_EBADUTF8,
+                                    WS_CLOSE_BAD_DATA, WS_WHY_TEXT_UTF8);
+            }
+            if (chunk) {
+                chunk->len += produced;
+            }
+            session->imsg_len += produced;
+        }
+        if (zrv == Z_MEM_ERROR) {
+            return session_fail(session, APR_ENOMEM,
+                                WS_CLOSE_INTERNAL_ERROR, WS_WHY_NOMEM);
+        }
+        if (zrv != Z_OK && zrv != Z_STREAM_END && zrv != Z_BUF_ERROR) {
+            /* RFC 7692 §8: not a valid DEFLATE stream; that is the
+             * extension's framing broken, not bad text. */
+            return fail_proto(session, WS_WHY_INFLATE);
+        }
+        if (zrv == Z_STREAM_END) {
+            session->imsg_zend = 1;
+            return inflate_after_end(session, (const char *)z->next_in,
+                                     z->avail_in, is_tail);
+        }
+        /* Done when the input is used up and zlib had room to spare, so
+         * that it holds no more output back; or when it can make no
+         * progress at all. */
+        if ((z->avail_in == 0 && z->avail_out > 0) || zrv == Z_BUF_ERROR) {
+            return APR_SUCCESS;
+        }
+    }
+}
+
+/* Read and inflate payload bytes of a compressed message's frame, a
+ * scratch buffer at a time: the compressed message is never buffered. */
+static apr_status_t inflate_payload(ws_session_t *session, const char *data,
+                                    apr_size_t len, apr_size_t *pused)
+{
+    apr_size_t used = 0;
+
+    while (used < len && ws_frame_payload_left(&session->fp) > 0) {
+        apr_size_t room = len - used, n;
+        apr_status_t rv;
+
+        if (room > sizeof(session->scratch)) {
+            room = sizeof(session->scratch);
+        }
+        n = ws_frame_read_payload(&session->fp, session->scratch,
+                                  data + used, room);
+        used += n;
+        rv = inflate_bytes(session, session->scratch, n, 0);
+        if (rv != APR_SUCCESS) {
+            *pused = used;
+            return rv;
+        }
+    }
+    *pused = used;
+    return APR_SUCCESS;
+}
+
+/* The compressed message's last frame arrived: append the tail RFC 7692
+ * §7.2.2 asks for, and prepare the inflater for the next message. */
+static apr_status_t inflate_finish(ws_session_t *session)
+{
+    z_stream *z = session->inflater;
+    apr_status_t rv;
+
+    rv = inflate_bytes(session, WS_DEFLATE_TAIL, WS_DEFLATE_TAIL_LEN, 1);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (session->dparams.client_no_context_takeover) {
+        /* RFC 7692 §7.1.1.2: the client starts each message afresh. */
+        inflateReset(z);
+    }
+    else if (session->imsg_zend) {
+        /* A BFINAL block ended the stream, but the next message may
+         * still refer back into this one's window (§7.2.3.4): restart
+         * the stream with the window as its dictionary. At most once per
+         * message, so at most one window's copy per message. */
+        uInt wlen = 1U << WS_INFLATE_WBITS;
+        Bytef *window = apr_palloc(session->msg_pool, wlen);
+
+        session->imsg_alloced = 1;
+        if (inflateGetDictionary(z, window, &wlen) != Z_OK
+            || inflateReset(z) != Z_OK
+            || (wlen && inflateSetDictionary(z, window, wlen) != Z_OK)) {
+            return session_fail(session, APR_ENOMEM,
+                                WS_CLOSE_INTERNAL_ERROR, WS_WHY_NOMEM);
+        }
+    }
+    session->imsg_zend = 0;
+    session->imsg_zpad = 0;
+    return APR_SUCCESS;
+}
+
 /* Check a data frame's header against the message state and the limits,
  * and prepare to receive its payload. */
 static apr_status_t data_frame_start(ws_session_t *session)
 {
     const ws_frame_hdr_t *hdr = &session->fp.hdr;
     apr_uint64_t before;
+    int compressed;
 
     /* RFC 6455 §5.4: a message is a frame with a data opcode followed by
      * CONT frames up to one with FIN; messages do not interleave. */
@@ -328,6 +637,25 @@ static apr_status_t data_frame_start(ws_session_t *session)
             return fail_proto(session, WS_WHY_INTERLEAVED);
         }
         before = 0;
+    }
+    /* RFC 7692 §6.1: RSV1 on a message's first frame says it is
+     * compressed; its limits apply to the inflated bytes, as they come. */
+    compressed = hdr->opcode == WS_OP_CONT ? session->imsg_compressed
+                                           : (hdr->rsv & WS_FRAME_RSV1) != 0;
+    if (compressed) {
+        if (hdr->opcode != WS_OP_CONT) {
+            apr_status_t rv = inflater_get(session);
+
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            session->imsg_active = 1;
+            session->imsg_compressed = 1;
+            session->imsg_op = (ws_opcode_e)hdr->opcode;
+            session->imsg_len = 0;
+            ws_utf8_init(&session->imsg_utf8);
+        }
+        return APR_SUCCESS;
     }
     /* Judge the limits on the announced length, before any payload is
      * buffered (RFC 6455 §10.4). Without max_message the running total
@@ -368,8 +696,8 @@ static apr_status_t frame_start(ws_session_t *session)
         return fail_proto(session, WS_WHY_UNMASKED);
     }
     /* RFC 6455 §5.2: RSV1-3 MUST be 0 unless an extension defines them;
-     * this session negotiates none. */
-    if (hdr->rsv) {
+     * permessage-deflate defines RSV1 (RFC 7692 §6). */
+    if (hdr->rsv & ~(session->deflate ? WS_FRAME_RSV1 : 0U)) {
         return fail_proto(session, WS_WHY_RSV);
     }
     switch (hdr->opcode) {
@@ -384,6 +712,16 @@ static apr_status_t frame_start(ws_session_t *session)
         /* RFC 6455 §5.2: 0x3-0x7 and 0xB-0xF are reserved; an unknown
          * opcode MUST fail the connection. */
         return fail_proto(session, WS_WHY_OPCODE);
+    }
+    /* RFC 7692 §6.1: RSV1 marks a compressed message on its first frame
+     * only; control frames are never compressed. */
+    if (hdr->rsv & WS_FRAME_RSV1) {
+        if (WS_FRAME_IS_CONTROL(hdr->opcode)) {
+            return fail_proto(session, WS_WHY_RSV1_CTRL);
+        }
+        if (hdr->opcode == WS_OP_CONT) {
+            return fail_proto(session, WS_WHY_RSV1_CONT);
+        }
     }
     if (WS_FRAME_IS_CONTROL(hdr->opcode)) {
         /* RFC 6455 §5.5: control frames have at most 125 bytes of
@@ -420,6 +758,9 @@ static apr_status_t frame_payload(ws_session_t *session, const char *data,
         session->ictrl_len += used;
         *pused = used;
         return APR_SUCCESS;
+    }
+    if (session->imsg_compressed) {
+        return inflate_payload(session, data, len, pused);
     }
 
     while (used < len && ws_frame_payload_left(&session->fp) > 0) {
@@ -576,6 +917,13 @@ static apr_status_t frame_end(ws_session_t *session)
     if (!hdr->fin) {
         return APR_SUCCESS;
     }
+    if (session->imsg_compressed) {
+        apr_status_t rv = inflate_finish(session);
+
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
     /* RFC 6455 §8.1: a text message ending inside a character is as
      * invalid as any other bad UTF-8. */
     if (session->imsg_op == WS_OP_TEXT
@@ -628,6 +976,123 @@ apr_status_t ws_session_feed(ws_session_t *session, const char *data,
     return APR_SUCCESS;
 }
 
+apr_status_t ws_session_set_deflate(ws_session_t *session,
+                                    const ws_deflate_params_t *params)
+{
+    if (params->server_max_window_bits < WS_WBITS_OUT_MIN
+        || params->server_max_window_bits > WS_WBITS_MAX
+        || params->client_max_window_bits < WS_WBITS_MIN
+        || params->client_max_window_bits > WS_WBITS_MAX) {
+        return APR_EINVAL;
+    }
+    session->dparams = *params;
+    session->deflate = 1;
+    return APR_SUCCESS;
+}
+
+/* The compressor, created on the first compressed send, with the window
+ * we agreed to (RFC 7692 §7.1.2.1), and its scratch pool. */
+static apr_status_t deflater_get(ws_session_t *session)
+{
+    z_stream *z;
+    apr_status_t rv;
+
+    if (session->deflater) {
+        return APR_SUCCESS;
+    }
+    rv = apr_pool_create(&session->send_pool, session->pool);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_tag(session->send_pool, "ws_send");
+    z = session_zstream(session);
+    if (deflateInit2(z, WS_DEFLATE_LEVEL, Z_DEFLATED,
+                     -session->dparams.server_max_window_bits,
+                     WS_DEFLATE_MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK) {
+        return APR_ENOMEM;
+    }
+    session->deflater = z;
+    return APR_SUCCESS;
+}
+
+/*
+ * Compress a message as RFC 7692 §7.2.1 says: deflate it, flush to a byte
+ * boundary with Z_SYNC_FLUSH, drop the 4 bytes 00 00 ff ff that end the
+ * flush, and send the rest as one frame with RSV1 set (§6). The output
+ * lives in send_pool, which is cleared afterwards.
+ */
+static apr_status_t send_compressed(ws_session_t *session, ws_opcode_e op,
+                                    const char *data, apr_size_t len)
+{
+    z_stream *z;
+    char *out;
+    apr_size_t cap, out_len = 0, left = len;
+    apr_status_t rv;
+
+    rv = deflater_get(session);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    z = session->deflater;
+    cap = (apr_size_t)deflateBound(z, (uLong)len) + WS_DEFLATE_FLUSH_SLACK;
+    out = apr_palloc(session->send_pool, cap);
+    z->next_in = (Bytef *)data;
+    z->avail_in = 0;
+    for (;;) {
+        apr_size_t room;
+        int flush;
+
+        if (z->avail_in == 0 && left > 0) {
+            apr_size_t n = left < WS_ZLIB_MAX_CHUNK ? left
+                                                    : WS_ZLIB_MAX_CHUNK;
+
+            z->avail_in = (uInt)n;
+            left -= n;
+        }
+        if (out_len == cap) {
+            /* Only a message bigger than zlib's counters gets here. */
+            char *bigger = apr_palloc(session->send_pool, cap * 2);
+
+            memcpy(bigger, out, out_len);
+            out = bigger;
+            cap *= 2;
+        }
+        room = cap - out_len;
+        if (room > WS_ZLIB_MAX_CHUNK) {
+            room = WS_ZLIB_MAX_CHUNK;
+        }
+        z->next_out = (Bytef *)out + out_len;
+        z->avail_out = (uInt)room;
+        flush = left == 0 ? Z_SYNC_FLUSH : Z_NO_FLUSH;
+        if (deflate(z, flush) == Z_STREAM_ERROR) {
+            rv = APR_EGENERAL;
+            goto leave;
+        }
+        out_len += room - z->avail_out;
+        /* zlib: the flush is complete when it returns with output space
+         * left over. */
+        if (flush == Z_SYNC_FLUSH && z->avail_in == 0 && z->avail_out > 0) {
+            break;
+        }
+    }
+    if (out_len < WS_DEFLATE_TAIL_LEN
+        || memcmp(out + out_len - WS_DEFLATE_TAIL_LEN, WS_DEFLATE_TAIL,
+                  WS_DEFLATE_TAIL_LEN) != 0) {
+        rv = APR_EGENERAL;
+        goto leave;
+    }
+    rv = send_frame_rsv(session, WS_FRAME_RSV1, op, out,
+                        out_len - WS_DEFLATE_TAIL_LEN);
+    if (session->dparams.server_no_context_takeover) {
+        /* RFC 7692 §7.1.1.1: the client resets its inflater for each of
+         * our messages, so we must not refer back into earlier ones. */
+        deflateReset(z);
+    }
+leave:
+    apr_pool_clear(session->send_pool);
+    return rv;
+}
+
 apr_status_t ws_session_send(ws_session_t *session, ws_opcode_e op,
                              const char *data, apr_size_t len)
 {
@@ -636,6 +1101,9 @@ apr_status_t ws_session_send(ws_session_t *session, ws_opcode_e op,
     }
     if (session->close_sent) {
         return WS_ECLOSED;
+    }
+    if (session->deflate && len >= WS_DEFLATE_MIN_LEN) {
+        return send_compressed(session, op, data, len);
     }
     return send_frame(session, op, data, len);
 }

@@ -3,6 +3,7 @@
 #define WS_SESSION_H
 
 #include "ws.h"
+#include "ws_deflate.h"
 
 typedef struct ws_session_t ws_session_t;
 
@@ -49,6 +50,22 @@ typedef struct ws_session_callbacks_t {
 apr_status_t ws_session_create(ws_session_t **psession, apr_pool_t *p,
                                const ws_limits_t *limits,
                                const ws_session_callbacks_t *cb, void *baton);
+
+/**
+ * Use permessage-deflate (RFC 7692) as negotiated in @a params; call it
+ * before the first feed. Messages whose first frame has RSV1 set are
+ * inflated as their payload arrives, and limits and UTF-8 validation apply
+ * to the inflated bytes (a message inflating past max_message fails with
+ * 1009 as soon as it does). ws_session_send() compresses messages (it may
+ * send very short ones uncompressed, as §6 allows). The zlib streams are
+ * allocated from the session's pool when first needed and ended with it.
+ * @return APR_SUCCESS, APR_EINVAL for parameters out of range (windows
+ *         of 8..15 bits, but at least 9 for ours: zlib cannot compress
+ *         with a 256-byte window, so ws_deflate_negotiate() never agrees
+ *         to it)
+ */
+apr_status_t ws_session_set_deflate(ws_session_t *session,
+                                    const ws_deflate_params_t *params);
 
 /**
  * Feed bytes received from the client, split anywhere.

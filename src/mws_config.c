@@ -24,6 +24,8 @@ void *mws_config_create_dir(apr_pool_t *p, char *dir)
     conf->origin_check = DEF_VAL;
     conf->max_message = DEF_VAL;
     conf->max_frame = DEF_VAL;
+    conf->deflate = DEF_VAL;
+    conf->deflate_window_bits = DEF_VAL;
     return conf;
 }
 
@@ -44,6 +46,8 @@ void *mws_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     conf->trusted = add->trusted ? add->trusted : base->trusted;
     conf->max_message = MWS_MERGE(base, add, max_message);
     conf->max_frame = MWS_MERGE(base, add, max_frame);
+    conf->deflate = MWS_MERGE(base, add, deflate);
+    conf->deflate_window_bits = MWS_MERGE(base, add, deflate_window_bits);
     return conf;
 }
 
@@ -70,6 +74,18 @@ mws_origin_check_e mws_config_origin_check(const mws_dir_conf *conf)
 {
     return conf->origin_check == DEF_VAL ? MWS_ORIGIN_SAME
                                          : conf->origin_check;
+}
+
+int mws_config_deflate(const mws_dir_conf *conf)
+{
+    /* Off by default: a compressor costs memory on every WebSocket. */
+    return conf->deflate == DEF_VAL ? 0 : conf->deflate;
+}
+
+int mws_config_deflate_window_bits(const mws_dir_conf *conf)
+{
+    return conf->deflate_window_bits == DEF_VAL
+           ? MWS_DEFAULT_DEFLATE_WINDOW_BITS : conf->deflate_window_bits;
 }
 
 const char *mws_config_origin_normalise(apr_pool_t *p, const char *origin)
@@ -237,6 +253,27 @@ static const char *mws_conf_set_max_frame(cmd_parms *cmd, void *dconf,
     return parse_size(cmd, arg, &((mws_dir_conf *)dconf)->max_frame);
 }
 
+static const char *mws_conf_set_deflate(cmd_parms *cmd, void *dconf,
+                                        int flag)
+{
+    ((mws_dir_conf *)dconf)->deflate = flag;
+    return NULL;
+}
+
+static const char *mws_conf_set_deflate_window(cmd_parms *cmd, void *dconf,
+                                               const char *arg)
+{
+    char *end;
+    apr_int64_t bits = apr_strtoi64(arg, &end, 10);
+
+    /* zlib cannot deflate with a raw window of 8 bits (256 bytes). */
+    if (!apr_isdigit(*arg) || *end || bits < 9 || bits > 15) {
+        return "WebSocketDeflateWindowBits must be a number from 9 to 15";
+    }
+    ((mws_dir_conf *)dconf)->deflate_window_bits = (int)bits;
+    return NULL;
+}
+
 const command_rec mws_config_cmds[] = {
     AP_INIT_TAKE1("WebSocketHandler", mws_conf_set_handler, NULL,
                   RSRC_CONF | ACCESS_CONF,
@@ -258,5 +295,13 @@ const command_rec mws_config_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "largest frame payload accepted, in bytes (K/M/G allowed; "
                   "default: the message size); larger closes with 1009"),
+    AP_INIT_FLAG("WebSocketDeflate", mws_conf_set_deflate, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "On to accept permessage-deflate (RFC 7692) from clients "
+                 "that offer it; default Off"),
+    AP_INIT_TAKE1("WebSocketDeflateWindowBits", mws_conf_set_deflate_window,
+                  NULL, RSRC_CONF | ACCESS_CONF,
+                  "9 to 15 (default): the LZ77 window our compressor uses; "
+                  "smaller saves memory per WebSocket"),
     { NULL }
 };

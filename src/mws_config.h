@@ -20,10 +20,13 @@ typedef struct mws_dir_conf {
     apr_array_header_t *trusted;        /* normalised origins, or NULL */
     apr_off_t max_message;              /* -1: unset */
     apr_off_t max_frame;                /* -1: unset */
+    int deflate;                        /* permessage-deflate; -1: unset */
+    int deflate_window_bits;            /* 9..15; -1: unset */
 } mws_dir_conf;
 
 /* Defaults. */
 #define MWS_DEFAULT_MAX_MESSAGE (16 * 1024 * 1024)
+#define MWS_DEFAULT_DEFLATE_WINDOW_BITS 15
 
 void *mws_config_create_dir(apr_pool_t *p, char *dir);
 void *mws_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
@@ -36,6 +39,8 @@ const mws_dir_conf *mws_config_get(const request_rec *r);
 apr_off_t mws_config_max_message(const mws_dir_conf *conf);
 apr_off_t mws_config_max_frame(const mws_dir_conf *conf);
 mws_origin_check_e mws_config_origin_check(const mws_dir_conf *conf);
+int mws_config_deflate(const mws_dir_conf *conf);
+int mws_config_deflate_window_bits(const mws_dir_conf *conf);
 
 /**
  * Normalise an origin "scheme://host[:port]" for comparison: lower-case

@@ -175,7 +175,7 @@ static const websocket_conn_ops conn_ops = {
 
 apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
                              const websocket_handler *handler,
-                             const char *protocol)
+                             const mws_handshake *hs)
 {
     conn_rec *c = r->connection;
     const mws_dir_conf *conf = mws_config_get(r);
@@ -205,7 +205,7 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
                  | apr_atomic_inc32(&next_id);
     wc->pub.r = r;
     wc->pub.pool = pool;
-    wc->pub.protocol = protocol;
+    wc->pub.protocol = hs->protocol;
     wc->c = c;
     wc->r = r;
     wc->handler = handler;
@@ -219,14 +219,20 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
     limits.max_frame = (apr_uint64_t)mws_config_max_frame(conf);
     if ((rv = ws_session_create(&wc->session, pool, &limits,
                                 &conn_callbacks, wc)) != APR_SUCCESS
+        || (hs->extensions
+            && (rv = ws_session_set_deflate(wc->session, &hs->deflate))
+               != APR_SUCCESS)
         || (rv = mws_outq_create(&wc->outq, pool, MWS_OUTQ_LIMIT))
            != APR_SUCCESS) {
         return rv;
     }
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, WSLOGNO(00005)
-                  MWS_CONN_FMT "open: %s handler %s%s%s", wc->pub.id, r->uri,
-                  mws_config_get(r)->handler_name,
-                  protocol ? ", subprotocol " : "", protocol ? protocol : "");
+                  MWS_CONN_FMT "open: %s handler %s%s%s%s%s", wc->pub.id,
+                  r->uri, mws_config_get(r)->handler_name,
+                  hs->protocol ? ", subprotocol " : "",
+                  hs->protocol ? hs->protocol : "",
+                  hs->extensions ? ", " : "",
+                  hs->extensions ? hs->extensions : "");
     *pwc = wc;
     return APR_SUCCESS;
 }

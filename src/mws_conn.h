@@ -6,6 +6,7 @@
 #include <apr_poll.h>
 
 #include "mod_websocket.h"
+#include "mws_handshake.h"
 #include "mws_outq.h"
 
 typedef struct mws_conn mws_conn;
@@ -15,11 +16,11 @@ typedef struct mws_conn mws_conn;
  * c's, drop the filters that would hold or time out frames, and set up the
  * engine and the handler's connection (whose open callback runs here).
  * @param handler the provider chosen by WebSocketHandler
- * @param protocol the subprotocol sent in the 101, or NULL
+ * @param hs what the 101 agreed on (subprotocol, permessage-deflate)
  */
 apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
                              const websocket_handler *handler,
-                             const char *protocol);
+                             const mws_handshake *hs);
 
 /** The queue other threads push to; its waker belongs to the runner. */
 mws_outq *mws_conn_outq(mws_conn *wc);

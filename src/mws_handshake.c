@@ -122,13 +122,13 @@ static int refuse(request_rec *r, int status, const char *why)
 }
 
 int mws_handshake_check(request_rec *r, const mws_dir_conf *conf,
-                        const char **pprotocol)
+                        mws_handshake *hs)
 {
-    const char *version, *key, *value;
+    const char *version, *key, *value, **pprotocol = &hs->protocol;
     apr_array_header_t *protocols;
     int status, i;
 
-    *pprotocol = NULL;
+    memset(hs, 0, sizeof(*hs));
     if (r->method_number != M_GET || r->header_only) {
         return refuse(r, HTTP_BAD_REQUEST, "the method is not GET");
     }
@@ -200,10 +200,23 @@ int mws_handshake_check(request_rec *r, const mws_dir_conf *conf,
             }
         }
     }
+    if (mws_config_deflate(conf)) {
+        ws_deflate_policy_t policy;
+
+        policy.server_max_window_bits = mws_config_deflate_window_bits(conf);
+        policy.server_no_context_takeover = 0;
+        /* RFC 7692 §5: without an acceptable offer we go on uncompressed. */
+        if (ws_deflate_negotiate(&hs->deflate, &hs->extensions, r->pool,
+                                 apr_table_get(r->headers_in,
+                                               "Sec-WebSocket-Extensions"),
+                                 &policy) != APR_SUCCESS) {
+            hs->extensions = NULL;
+        }
+    }
     return OK;
 }
 
-void mws_handshake_accept(request_rec *r, const char *protocol)
+void mws_handshake_accept(request_rec *r, const mws_handshake *hs)
 {
     const char *key = apr_table_get(r->headers_in, "Sec-WebSocket-Key");
     unsigned char digest[APR_SHA1_DIGESTSIZE];
@@ -224,8 +237,13 @@ void mws_handshake_accept(request_rec *r, const char *protocol)
     apr_table_setn(r->headers_out, "Upgrade", "websocket");
     apr_table_setn(r->headers_out, "Connection", "Upgrade");
     apr_table_setn(r->headers_out, "Sec-WebSocket-Accept", accept);
-    if (protocol) {
-        apr_table_setn(r->headers_out, "Sec-WebSocket-Protocol", protocol);
+    if (hs->protocol) {
+        apr_table_setn(r->headers_out, "Sec-WebSocket-Protocol",
+                       hs->protocol);
+    }
+    if (hs->extensions) {
+        apr_table_setn(r->headers_out, "Sec-WebSocket-Extensions",
+                       hs->extensions);
     }
     /* Straight to the connection's filters: no content filter, no chunking
      * and, on HTTP/2, mod_http2 turns it into the 200 of RFC 8441. */

@@ -4,18 +4,27 @@
 
 #include <httpd.h>
 
+#include "ws_deflate.h"
 #include "mws_config.h"
+
+/** What an accepted handshake agreed on. */
+typedef struct mws_handshake {
+    const char *protocol;           /* the subprotocol, or NULL */
+    const char *extensions;         /* our Sec-WebSocket-Extensions, or NULL */
+    ws_deflate_params_t deflate;    /* permessage-deflate, if extensions */
+} mws_handshake;
 
 /**
  * Check that @a r is a WebSocket opening handshake this location accepts,
- * and let the handler choose a subprotocol or refuse.
- * @param pprotocol the chosen subprotocol, or NULL
+ * let the handler choose a subprotocol or refuse, and negotiate
+ * permessage-deflate where it is on.
+ * @param hs what was agreed, on OK
  * @return OK, or the HTTP status to answer with (the reason is logged)
  */
 int mws_handshake_check(request_rec *r, const mws_dir_conf *conf,
-                        const char **pprotocol);
+                        mws_handshake *hs);
 
 /** Send the 101 Switching Protocols for an accepted handshake. */
-void mws_handshake_accept(request_rec *r, const char *protocol);
+void mws_handshake_accept(request_rec *r, const mws_handshake *hs);
 
 #endif /* MWS_HANDSHAKE_H */

@@ -1,4 +1,5 @@
-"""Autobahn-style conformance cases (categories 1-7, 9, 10) for echo servers.
+"""Autobahn-style conformance cases (categories 1-7, 9, 10, 12, 13) for echo
+servers.
 
 Each case follows the public description of the Autobahn TestSuite case of
 the same id: what the client sends, chopped as Autobahn chops it, and what
@@ -14,11 +15,25 @@ must come back. The verdicts are the strict ones:
 - echoes are compared byte for byte (they may come fragmented), pongs carry
   the ping's payload, and events come in the order Autobahn expects;
 - frames from the server are unmasked, have RSV 0 (no extension is
-  offered), control frames are unfragmented and at most 125 bytes, and text
+  offered; in 12 and 13 RSV1 on the first frame of a compressed message),
+  control frames are unfragmented and at most 125 bytes, and text
   messages are valid UTF-8.
 
 Category 9 sizes are divided by SCALE so the category runs in seconds; the
 fragment and chop sizes are Autobahn's.
+
+Categories 12 and 13 (WebSocket compression, RFC 7692 permessage-deflate)
+offer permessage-deflate (12: the offer browsers send; 13: Autobahn's
+combinations of server_no_context_takeover and server_max_window_bits),
+check the answer against the offers, then send messages compressed as
+agreed (python zlib) and compare every echo byte for byte after inflating
+it with exactly the agreed server window and context takeover. The message
+counts are Autobahn's 1000 cut to COMPRESS_BUDGET bytes per case. A server
+may decline an offer of an 8-bit window (zlib cannot compress with one) and
+the case then runs uncompressed; declining every other offer fails, as the
+cases run against an endpoint with compression enabled. The data are
+generated stand-ins for Autobahn's files (JSON, a bitmap, German prose,
+HTML, a PDF), of similar kind and size.
 
 The cases need only an echo endpoint: run them with run.py against any URL,
 or through test_conformance.py against httpd.
@@ -26,19 +41,23 @@ or through test_conformance.py against httpd.
 
 import dataclasses
 import fnmatch
+import json
 import os
+import random
 import socket
 import struct
 import sys
 import threading
 import time
+import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', 'lib'))
 
 from wsraw import (RawWS, HandshakeError, OP_CONT, OP_TEXT,  # noqa: E402
                    OP_BINARY, OP_CLOSE, OP_PING, OP_PONG)
-from wsraw import build_frame  # noqa: E402
+from wsraw import (build_frame, RSV1, parse_extensions,  # noqa: E402
+                   PerMessageDeflate)
 
 T = 2.0            # how long an answer may take on loopback
 CLOSE_T = 2.0      # how long until the server closes TCP after the close
@@ -133,10 +152,13 @@ class Conn:
     anything a server must never send.
     """
 
-    def __init__(self, ws):
+    def __init__(self, ws, pmd=None):
         self.ws = ws
         self.notes = []
         self._frags = None
+        self.pmd = pmd              # agreed permessage-deflate, if any
+        self.compressed_in = 0      # messages the server sent compressed
+        self.messages_in = 0
 
     # sending
     def send(self, opcode, payload=b'', **kw):
@@ -206,9 +228,15 @@ class Conn:
                 return ('eof',)
             if self.ws.masked_frames:
                 raise CaseFailed('server sent a masked frame (RFC 6455 §5.1)')
-            if f.rsv:
+            if f.rsv and self.pmd is None:
                 raise CaseFailed(f'server sent RSV={f.rsv} without an '
                                  'extension (RFC 6455 §5.2)')
+            if f.rsv and (f.rsv != RSV1
+                          or f.opcode not in (OP_TEXT, OP_BINARY)):
+                raise CaseFailed(f'server sent RSV={f.rsv} on a frame with '
+                                 f'opcode {f.opcode}: permessage-deflate '
+                                 'allows RSV1 on the first frame of a data '
+                                 'message only (RFC 7692 §6)')
             if f.opcode >= 0x8:
                 if not f.fin or len(f.payload) > 125:
                     raise CaseFailed(f'server sent a bad control frame '
@@ -230,17 +258,48 @@ class Conn:
                 if self._frags is not None:
                     raise CaseFailed('server started a message inside a '
                                      'fragmented one (RFC 6455 §5.4)')
-                self._frags = (f.opcode, [f.payload])
+                self._frags = (f.opcode, [f.payload], bool(f.rsv))
             else:
                 raise CaseFailed(f'server sent reserved opcode {f.opcode}')
             if f.fin:
-                op, parts = self._frags
+                op, parts, compressed = self._frags
                 self._frags = None
                 payload = b''.join(parts)
+                self.messages_in += 1
+                if compressed:
+                    self.compressed_in += 1
+                    payload = self._inflate(payload)
                 if op == OP_TEXT and not utf8_valid(payload):
                     raise CaseFailed('server sent a text message that is '
                                      'not UTF-8 (RFC 6455 §5.6)')
                 return ('message', op, payload)
+
+    def _inflate(self, payload):
+        try:
+            return self.pmd.decompress(payload)
+        except zlib.error as e:
+            p = self.pmd
+            how = f'{p.server_max_window_bits}-bit window'
+            if p.server_no_context_takeover:
+                how += ' and no context takeover'
+            raise CaseFailed(f'server sent a compressed message that does '
+                             f'not inflate with the agreed {how} (RFC 7692 '
+                             f'§7.2.2): {e}') from None
+
+    def message_frames(self, opcode, payload, frag=0):
+        """The frames of a message: compressed (RSV1 on the first frame)
+        when permessage-deflate was agreed and zlib can honour the client
+        window, else plain; ``frag`` > 0 cuts the (compressed) payload
+        into frames of that many octets (Autobahn's autoFragmentSize)."""
+        rsv = 0
+        if self.pmd is not None and self.pmd.can_compress:
+            payload, rsv = self.pmd.compress(payload), RSV1
+        if frag <= 0 or len(payload) <= frag:
+            return [frame(opcode, payload, rsv=rsv)]
+        parts = [payload[i:i + frag] for i in range(0, len(payload), frag)]
+        return [frame(opcode if i == 0 else OP_CONT, p,
+                      fin=i == len(parts) - 1, rsv=rsv if i == 0 else 0)
+                for i, p in enumerate(parts)]
 
     @staticmethod
     def _close_event(payload):
@@ -314,6 +373,8 @@ class Case:
     desc: str
     expect: str
     run: object        # callable(Conn) -> detail str or None
+    offers: list = None  # permessage-deflate offers: [(no_context_takeover,
+                         # max_window_bits)], for the server; None: none
 
     @property
     def key(self):
@@ -331,10 +392,11 @@ class Result:
 CASES = []
 
 
-def add(cid, desc, expect):
-    """Decorator registering a case body under ``cid``."""
+def add(cid, desc, expect, offers=None):
+    """Decorator registering a case body under ``cid``; ``offers`` makes
+    the handshake offer permessage-deflate (see deflate_offer)."""
     def deco(fn):
-        CASES.append(Case(cid, desc, expect, fn))
+        CASES.append(Case(cid, desc, expect, fn, offers))
         return fn
     return deco
 
@@ -1105,6 +1167,293 @@ def _10_1_1(conn):
     return _big_echo(conn, OP_TEXT, payload, fragments(payload, 1300))
 
 
+# -- 12/13 WebSocket compression ----------------------------------------------
+
+# Autobahn's (payload size, autoFragmentSize) table of every 12.x/13.x
+# subcategory; it sends 1000 messages per case.
+COMPRESS_TABLE = [(16, 0), (64, 0), (256, 0), (1024, 0), (4096, 0),
+                  (8192, 0), (16384, 0), (32768, 0), (65536, 0),
+                  (131072, 0), (8192, 256), (16384, 256), (32768, 256),
+                  (65536, 256), (131072, 256), (131072, 1024),
+                  (131072, 4096), (131072, 32768)]
+COMPRESS_BUDGET = 256 * 1024  # payload bytes per case (at most 100 messages)
+COMPRESS_T = 10.0             # how long one echo may take
+
+
+def compress_count(size):
+    """How many messages of ``size`` bytes a 12.x/13.x case sends."""
+    return max(4, min(100, COMPRESS_BUDGET // size))
+
+
+def deflate_offer(offers):
+    """The Sec-WebSocket-Extensions value for a list of (no_context_takeover,
+    max_window_bits) server requests (Autobahn's requestNoContextTakeover,
+    requestMaxWindowBits; 0: no request). Each offer also says that the
+    client accepts a limit on its own window (client_max_window_bits)."""
+    out = []
+    for no_takeover, bits in offers:
+        params = ['permessage-deflate', 'client_max_window_bits']
+        if no_takeover:
+            params.append('server_no_context_takeover')
+        if bits:
+            params.append(f'server_max_window_bits={bits}')
+        out.append('; '.join(params))
+    return ', '.join(out)
+
+
+def deflate_agreement(offers, answer):
+    """The PerMessageDeflate of the server's answer to deflate_offer(offers)
+    (None: declined), checked: exactly one permessage-deflate with valid
+    parameters that fits one of the offers (RFC 7692 §5, §7.1): it holds
+    server_no_context_takeover if that offer asked for it and a
+    server_max_window_bits no larger than the one asked for."""
+    if answer is None:
+        if any(bits != 8 for _, bits in offers):
+            raise CaseFailed(f'the server declined every offer '
+                             f'({deflate_offer(offers)}); only an 8-bit '
+                             'server window may be declined here')
+        return None
+    try:
+        exts = parse_extensions(answer)
+        if len(exts) != 1 or exts[0][0] != 'permessage-deflate':
+            raise ValueError('not exactly one permessage-deflate')
+        pmd = PerMessageDeflate.from_params(exts[0][1])
+    except ValueError as e:
+        raise CaseFailed(f'bad Sec-WebSocket-Extensions {answer!r}: {e}') \
+            from None
+    params = dict(exts[0][1])
+    for no_takeover, bits in offers:
+        if no_takeover and 'server_no_context_takeover' not in params:
+            continue
+        if bits and pmd.server_max_window_bits > bits:
+            continue
+        if bits and 'server_max_window_bits' not in params:
+            continue
+        return pmd
+    raise CaseFailed(f'the answer {answer!r} fits none of the offers '
+                     f'{deflate_offer(offers)!r} (RFC 7692 §7.1)')
+
+
+def _agreed_text(pmd):
+    if pmd is None:
+        return 'declined, uncompressed'
+    parts = [f'server window {pmd.server_max_window_bits}',
+             f'client window {pmd.client_max_window_bits}']
+    if pmd.server_no_context_takeover:
+        parts.append('server no takeover')
+    if pmd.client_no_context_takeover:
+        parts.append('client no takeover')
+    return ', '.join(parts)
+
+
+def _json_corpus(rnd):
+    names = ['Müller', 'Søren', 'Zoë', 'Jürgen', 'Anaïs', 'Łukasz', 'Chloé',
+             'Ægir', 'Noël', 'Ramón', 'Björk', 'Dvořák', 'Þór', 'Ōsaka']
+    items = []
+    for i in range(700):
+        items.append({
+            'id': i, 'guid': '%032x' % rnd.getrandbits(128),
+            'isActive': rnd.random() < 0.5,
+            'balance': f'{rnd.randrange(100000, 400000) / 100:.2f}',
+            'age': rnd.randrange(20, 70),
+            'name': f'{rnd.choice(names)} {rnd.choice(names)}',
+            'tags': rnd.sample(['et', 'sunt', 'dolor', 'amet', 'veniam',
+                                'culpa', 'esse', 'irure', 'minim'], 4),
+            'location': {'lat': round(rnd.uniform(-90, 90), 6),
+                         'lon': round(rnd.uniform(-180, 180), 6)},
+        })
+    return json.dumps(items, indent=2, ensure_ascii=False).encode()
+
+
+def _bitmap_corpus(rnd):
+    """A 512x512 8-bit grey BMP: gradients, rings and a little noise."""
+    w = h = 512
+    rows = []
+    for y in range(h):
+        row = bytearray(w)
+        for x in range(w):
+            d = ((x - 256) ** 2 + (y - 200) ** 2) >> 9
+            row[x] = ((x + y) // 4 + (d & 0x20) * 3 + rnd.randrange(8)) & 0xff
+        rows.append(bytes(row))
+    palette = b''.join(bytes([i, i, i, 0]) for i in range(256))
+    pixels = b''.join(rows)
+    off = 14 + 40 + len(palette)
+    head = (b'BM' + struct.pack('<IHHI', off + len(pixels), 0, 0, off)
+            + struct.pack('<IiiHHIIiiII', 40, w, h, 1, 8, 0, len(pixels),
+                          2835, 2835, 256, 0))
+    return head + palette + pixels
+
+
+def _prose_corpus(rnd):
+    words = ('Habe nun ach Philosophie Juristerei und Medizin leider auch '
+             'Theologie durchaus studiert mit heißem Bemühn da steh ich '
+             'armer Tor bin so klug als wie zuvor heiße Magister Doktor gar '
+             'ziehe schon an die zehen Jahr herauf herab und quer krumm '
+             'meine Schüler an der Nase herum sehe dass wir nichts wissen '
+             'können das will mir schier Herz verbrennen Geist Nacht '
+             'Studierzimmer Welt Tag Mond Glück Träne Brust Sorge öffnen '
+             'über hören süß Gefühl Erde Himmel Müh groß').split()
+    speakers = ['FAUST.', 'MEPHISTOPHELES.', 'WAGNER.', 'GRETCHEN.',
+                'MARTHE.', 'CHOR DER ENGEL.']
+    out = []
+    size = 0
+    while size < 222000:
+        lines = [rnd.choice(speakers)]
+        for _ in range(rnd.randrange(2, 9)):
+            line = ' '.join(rnd.choice(words) for _ in range(rnd.randrange(
+                4, 9)))
+            lines.append(line[0].upper() + line[1:] + rnd.choice(
+                [',', '.', '!', '?', ';', '']))
+        block = '\n'.join(lines) + '\n\n'
+        out.append(block)
+        size += len(block.encode())
+    return ''.join(out).encode()
+
+
+def _html_corpus(rnd):
+    out = ['<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8">'
+           '<title>Release notes</title>\n<link rel="stylesheet" '
+           'href="/static/site.css"></head>\n<body>\n']
+    words = ('the server module connection frame message buffer window '
+             'request response client handler config directive log thread '
+             'pool brigade bucket filter close ping pong').split()
+    i = 0
+    while sum(len(p) for p in out) < 83000:
+        i += 1
+        text = ' '.join(rnd.choice(words) for _ in range(rnd.randrange(8,
+                                                                      30)))
+        out.append(f'<div class="entry" id="e{i}">\n  <h2><a href="#e{i}">'
+                   f'Change {i}</a></h2>\n  <p class="text">{text}.</p>\n'
+                   f'  <ul><li><code>{rnd.choice(words)}_{i}()</code></li>'
+                   f'<li>&copy; {rnd.randrange(1995, 2025)}</li></ul>\n'
+                   '</div>\n')
+    out.append('</body>\n</html>\n')
+    return ''.join(out).encode()
+
+
+def _pdf_corpus(rnd):
+    """Text objects between binary streams: partly compressible."""
+    out = [b'%PDF-1.4\n%\xe2\xe3\xcf\xd3\n']
+    n = 0
+    while sum(len(p) for p in out) < 1040000:
+        n += 1
+        out.append(f'{n} 0 obj\n<< /Type /Page /Parent 1 0 R /MediaBox '
+                   f'[0 0 612 792] /Contents {n + 1} 0 R >>\nendobj\n'
+                   .encode())
+        n += 1
+        stream = rnd.randbytes(rnd.randrange(500, 6000))
+        out.append(f'{n} 0 obj\n<< /Length {len(stream)} /Filter '
+                   '/FlateDecode >>\nstream\n'.encode() + stream
+                   + b'\nendstream\nendobj\n')
+    out.append(b'trailer\n<< /Root 1 0 R >>\n%%EOF\n')
+    return b''.join(out)
+
+
+# subcategory of 12: (title as in Autobahn, opcode, generator)
+COMPRESS_DATA = [
+    ('Large JSON data (utf8, like Autobahn\'s 194056-byte file)', OP_TEXT,
+     _json_corpus),
+    ('Bitmap 512x512 grey (binary, like Autobahn\'s 263222-byte Lena '
+     'picture)', OP_BINARY, _bitmap_corpus),
+    ('Human readable text, German verse (utf8, like Autobahn\'s 222218-byte '
+     'Goethe\'s Faust I)', OP_TEXT, _prose_corpus),
+    ('Large HTML file (utf8, like Autobahn\'s 83602-byte file)', OP_TEXT,
+     _html_corpus),
+    ('A larger PDF-like file (binary, like Autobahn\'s 1042328-byte PDF)',
+     OP_BINARY, _pdf_corpus),
+]
+_corpora = {}
+
+
+def corpus(i):
+    """The data of 12.(i+1), made once (deterministic)."""
+    if i not in _corpora:
+        _corpora[i] = COMPRESS_DATA[i][2](random.Random(1200 + i))
+    return _corpora[i]
+
+
+def corpus_slice(data, index, size, text):
+    """Message ``index`` of a case: ``size`` bytes of data from an offset
+    that moves on with each message (wrapping around). Text is cut at code
+    point boundaries and padded with spaces, so it stays valid UTF-8."""
+    start = (index * 40503) % len(data)
+    while text and 0x80 <= data[start] < 0xc0:
+        start += 1
+    piece = (data[start:] + data)[:size]
+    while len(piece) < size:
+        piece += data[:size - len(piece)]
+    if text:
+        end = len(piece)
+        while end and 0x80 <= piece[end - 1] < 0xc0:
+            end -= 1
+        if end and piece[end - 1] >= 0xc0:
+            end -= 1                       # a lead byte without its tail
+        piece = piece[:end] + b' ' * (size - end)
+        if end < size - 4 or not utf8_valid(piece):
+            raise AssertionError(f'corpus slice not UTF-8 at {start}')
+    return piece
+
+
+def _compress_case(conn, data, op, size, frag):
+    count = compress_count(size)
+    t0 = time.monotonic()
+    for i in range(count):
+        payload = corpus_slice(data, i, size, op == OP_TEXT)
+        conn.send_frames(conn.message_frames(op, payload, frag))
+        conn.expect_message(op, payload, timeout=COMPRESS_T,
+                            what=f'echo of message {i + 1}/{count}')
+    dt = time.monotonic() - t0
+    conn.close_clean()
+    sent = 'compressed' if conn.pmd and conn.pmd.can_compress else 'plain'
+    return (f'{count} x {size} B {sent}, {conn.compressed_in}/'
+            f'{conn.messages_in} replies compressed, {dt * 1000:.0f} ms; '
+            f'{_agreed_text(conn.pmd)}')
+
+
+def _compress_desc(count, size, frag, offers_text):
+    return (f'Send {count} compressed messages each of payload size {size}, '
+            f'auto-fragment to {frag} octets. {offers_text} (Autobahn: 1000 '
+            'messages.)')
+
+
+EXPECT_COMPRESS = ('Receive echoed messages (with payload as sent); the '
+                   'server\'s compressed messages inflate with the agreed '
+                   'parameters; clean close.')
+
+
+def _compression_cases():
+    default = [(False, 0)]
+    for sub, (title, op, _) in enumerate(COMPRESS_DATA, 1):
+        for i, (size, frag) in enumerate(COMPRESS_TABLE, 1):
+            def run(conn, sub=sub, op=op, size=size, frag=frag):
+                return _compress_case(conn, corpus(sub - 1), op, size, frag)
+            add(f'12.{sub}.{i}', f'{title}: ' + _compress_desc(
+                compress_count(size), size, frag,
+                'Use the default permessage-deflate offer '
+                f'({deflate_offer(default)}).'),
+                EXPECT_COMPRESS, offers=default)(run)
+    # Autobahn's 13.1-13.7, then two more orders of a declinable offer
+    offer_lists = [[(False, 0)], [(True, 0)], [(False, 8)], [(False, 15)],
+                   [(True, 8)], [(True, 15)],
+                   [(True, 8), (True, 0), (False, 0)],
+                   [(True, 8), (False, 0)], [(False, 15), (True, 8)]]
+    for sub, offers in enumerate(offer_lists, 1):
+        offers_text = ('Use permessage-deflate client offers '
+                       '(requestNoContextTakeover, requestMaxWindowBits): '
+                       f'{offers}.')
+        for i, (size, frag) in enumerate(COMPRESS_TABLE, 1):
+            def run(conn, size=size, frag=frag):
+                return _compress_case(conn, corpus(0), OP_TEXT, size, frag)
+            add(f'13.{sub}.{i}', _compress_desc(compress_count(size), size,
+                                                frag, offers_text),
+                EXPECT_COMPRESS + ' An offer of an 8-bit window may be '
+                'declined (then the next offer, or none, applies).',
+                offers=offers)(run)
+
+
+_compression_cases()
+
+
 CASES.sort(key=lambda c: c.key)
 
 
@@ -1120,19 +1469,27 @@ def select(patterns=None):
                    for p in patterns)]
 
 
-def run_case(case, host, port, path='/echo'):
-    """Run one case on a new connection and return its Result."""
+def run_case(case, host, port, path='/echo', deflate_path=None):
+    """Run one case on a new connection and return its Result. Cases that
+    offer permessage-deflate (12, 13) use ``deflate_path`` if given."""
     t0 = time.monotonic()
     notes = []
+    offer = None
+    if case.offers is not None:
+        offer = deflate_offer(case.offers)
+        path = deflate_path or path
     try:
-        ws = RawWS.connect(host, port, path, timeout=5)
+        ws = RawWS.connect(host, port, path, timeout=5, extensions=offer)
     except (HandshakeError, OSError) as e:
         return Result(case.id, 'FAILED', f'handshake: {e}',
                       time.monotonic() - t0)
     conn = Conn(ws)
     try:
-        if 'sec-websocket-extensions' in ws.response_headers:
+        answer = ws.response_headers.get('sec-websocket-extensions')
+        if offer is None and answer is not None:
             raise CaseFailed('server accepted an extension nobody offered')
+        if offer is not None:
+            conn.pmd = deflate_agreement(case.offers, answer)
         detail = case.run(conn) or 'ok'
         verdict = 'OK'
     except CaseFailed as e:

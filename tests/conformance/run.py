@@ -2,7 +2,11 @@
 """Run the conformance cases against any echo endpoint, without httpd.
 
     /usr/bin/python3 tests/conformance/run.py ws://127.0.0.1:PORT/echo \
-        [--cases '6.*' ...] [--report FILE] [--list]
+        [--cases '6.*' ...] [--deflate-path /echo-deflate] [--report FILE] \
+        [--list]
+
+Categories 12 and 13 offer permessage-deflate; they run on the URL's path
+unless --deflate-path names another (an echo with compression enabled).
 
 Prints the summary table and exits 1 if any case failed.
 """
@@ -24,6 +28,9 @@ def main(argv=None):
     ap.add_argument('--cases', nargs='*', default=None, metavar='PATTERN',
                     help='case ids or fnmatch patterns (e.g. 6.* 7.1.?); '
                          'comma-separated lists work too')
+    ap.add_argument('--deflate-path', metavar='PATH',
+                    help='path of the echo endpoint with permessage-deflate '
+                         'for categories 12 and 13 (default: the URL\'s)')
     ap.add_argument('--report', help='also write the table to this file')
     ap.add_argument('--list', action='store_true',
                     help='list the selected cases and exit')
@@ -49,7 +56,8 @@ def main(argv=None):
     t0 = time.monotonic()
     results = []
     for c in selected:
-        r = cases.run_case(c, url.hostname, url.port or 80, path)
+        r = cases.run_case(c, url.hostname, url.port or 80, path,
+                           args.deflate_path)
         results.append(r)
         if args.verbose:
             print(f'{r.id:<9} {r.verdict:<7} {r.detail}', flush=True)

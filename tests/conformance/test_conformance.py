@@ -1,13 +1,17 @@
-"""Autobahn-style conformance (categories 1-7, 9, 10) of WebSocketHandler echo.
+"""Autobahn-style conformance (categories 1-7, 9, 10, 12, 13) of
+WebSocketHandler echo.
 
 One httpd (event MPM) serves every case of cases.py; each case is one test,
-test_ws_conformance[<case id>], on a connection of its own. The server's
+test_ws_conformance[<case id>], on a connection of its own. Categories 12
+and 13 (permessage-deflate) run on /echo-deflate, an echo with
+WebSocketDeflate On; the others on /echo, without it. The server's
 error log must hold no line at level error or worse and no child crash
 (client misbehaviour is logged at INFO); tests/conftest.py checks that after
 every case, and the last test checks the whole log.
 
 WS_CONFORMANCE_URL=ws://host:port/path runs the cases against that server
-instead of starting httpd.
+instead of starting httpd (WS_CONFORMANCE_DEFLATE_PATH: another path for
+categories 12 and 13).
 """
 
 import os
@@ -22,28 +26,40 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 import cases  # noqa: E402
 
+# The echo for categories 12 and 13: compression on.
+DEFLATE_CONF = """
+<Location /echo-deflate>
+    WebSocketHandler echo
+    WebSocketDeflate On
+</Location>
+"""
+
 
 @pytest.fixture(scope='module')
 def endpoint(server_workdir):
-    """(host, port, path, httpd or None) of the echo endpoint under test."""
+    """(host, port, path, httpd or None, path with permessage-deflate) of
+    the echo endpoints under test."""
     url = os.environ.get('WS_CONFORMANCE_URL')
     if url:
         u = urllib.parse.urlsplit(url)
-        yield u.hostname, u.port or 80, u.path or '/', None
+        path = u.path or '/'
+        yield (u.hostname, u.port or 80, path, None,
+               os.environ.get('WS_CONFORMANCE_DEFLATE_PATH') or path)
         return
     from httpd import Httpd
-    h = Httpd(server_workdir('conformance'), mpm='event', name='conformance')
+    h = Httpd(server_workdir('conformance'), mpm='event', name='conformance',
+              extra_conf=DEFLATE_CONF)
     h.start()
     try:
-        yield h.host, h.port, '/echo', h
+        yield h.host, h.port, '/echo', h, '/echo-deflate'
     finally:
         h.stop()
 
 
 @pytest.mark.parametrize('case', cases.CASES, ids=[c.id for c in cases.CASES])
 def test_ws_conformance(case, endpoint, conformance_results):
-    host, port, path, _ = endpoint
-    r = cases.run_case(case, host, port, path)
+    host, port, path, _, deflate_path = endpoint
+    r = cases.run_case(case, host, port, path, deflate_path)
     conformance_results.append(r)
     assert r.verdict == 'OK', (f'{case.id}: {case.desc}\n'
                                f'expected: {case.expect}\n'

@@ -7,6 +7,8 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 
+#include <zlib.h>
+
 #include "ref_utf8.h"
 #include "ws_session.h"
 
@@ -14,6 +16,8 @@
  * Input format (so that the fuzzer can steer splits and API calls):
  *
  *   byte 0       variant: limits and callback behaviour (FZ_* below)
+ *   byte 1       only with FZ_DEFLATE: the permessage-deflate params and
+ *                whether on_pong is NULL (FZ_PMD_* below)
  *   then records of  [len][action][len bytes]:
  *                the len bytes are fed in one ws_session_feed() call,
  *                then the action byte may call send/ping/close.
@@ -31,16 +35,29 @@
  *   - in differential mode the result does not depend on how the input
  *     is split (one record per feed, all at once, byte by byte), and when
  *     the session accepted the input, an independent naive model predicts
- *     exactly the messages, pongs and frames sent (fz_model()).
+ *     exactly the messages, pongs and frames sent (fz_model()), inflating
+ *     compressed messages with its own zlib stream;
+ *   - with deflate, RSV1 is set only on data frames, and every compressed
+ *     frame we send inflates (with the agreed context rules) to exactly
+ *     the message that was sent.
  */
 
 #define FZ_LIMITS_MASK   0x03   /* which limits, see fz_limits[] */
 #define FZ_ECHO          0x04   /* on_message sends the message back */
 #define FZ_CLOSE_IN_CB   0x08   /* on_message starts the close handshake */
 #define FZ_CB_ERROR      0x10   /* on_message fails on binary messages */
-#define FZ_NO_PONG_CB    0x20   /* on_pong is NULL */
+#define FZ_DEFLATE       0x20   /* permessage-deflate; byte 1 says how */
 #define FZ_SEND_ERROR    0x40   /* on_send fails now and then */
 #define FZ_DIFF          0x80   /* differential mode: no actions */
+
+/* Bits of the params byte that FZ_DEFLATE adds. */
+#define FZ_PMD_SNCT      0x01   /* server_no_context_takeover */
+#define FZ_PMD_CNCT      0x02   /* client_no_context_takeover */
+#define FZ_PMD_SWBITS    0x1C   /* server window: 9 + value % 7 */
+#define FZ_PMD_SWBITS_SHIFT 2
+#define FZ_PMD_CWBITS    0x60   /* client window: fz_cwbits[value] */
+#define FZ_PMD_CWBITS_SHIFT 5
+#define FZ_PMD_NO_PONG   0x80   /* on_pong is NULL */
 
 #define FZ_ACT_MASK      0x07
 #define FZ_ACT_TEXT      1
@@ -55,6 +72,11 @@
 #define FZ_SEND_FAIL_EVERY 5
 
 #define FZ_OUT_MAX       (256 * 1024)
+
+/* The 4 bytes RFC 7692 §7.2.1 strips and §7.2.2 appends again. */
+static const unsigned char fz_tail[4] = { 0x00, 0x00, 0xff, 0xff };
+
+static const int fz_cwbits[] = { 8, 10, 12, 15 };
 
 static const ws_limits_t fz_limits[] = {
     { 64 * 1024, 16 * 1024 },
@@ -81,6 +103,13 @@ typedef struct fz_run_t {
     ws_session_t *session;
     ws_limits_t limits;
     unsigned int variant;
+    int deflate;
+    int no_pong_cb;
+    ws_deflate_params_t dparams;
+    z_stream *check;           /* inflates what we send (FZ_DEFLATE) */
+    apr_pool_t *pool;
+    const char *expect;        /* the message being sent, if known */
+    apr_size_t expect_len;
     int close_out;             /* a close frame was sent */
     unsigned long sends;
     unsigned long messages;
@@ -106,6 +135,81 @@ static int fz_code_ok(int code)
            || (code >= 3000 && code <= 4999);
 }
 
+/* Inflate (raw, window 15) @a len bytes plus the tail into a new buffer
+ * from @a p; returns NULL if they are not valid DEFLATE. A stream that
+ * ends with a BFINAL block restarts with its window as dictionary. */
+static char *fz_inflate(z_stream *z, apr_pool_t *p, const char *in,
+                        apr_size_t len, apr_size_t *pout_len)
+{
+    apr_size_t cap = 4096, out_len = 0;
+    char *out = apr_palloc(p, cap + 1);
+    int pass, ended = 0;
+
+    /* After a BFINAL block the rest (at most a 0x00 and the tail) is not
+     * inflated: the restarted stream begins at the next message. */
+    for (pass = 0; pass < 2 && !ended; ++pass) {
+        z->next_in = (Bytef *)(pass ? (const char *)fz_tail : in);
+        z->avail_in = (uInt)(pass ? sizeof(fz_tail) : len);
+        for (;;) {
+            int zrv;
+
+            if (out_len == cap) {
+                char *bigger = apr_palloc(p, cap * 2 + 1);
+
+                memcpy(bigger, out, out_len);
+                out = bigger;
+                cap *= 2;
+            }
+            z->next_out = (Bytef *)out + out_len;
+            z->avail_out = (uInt)(cap - out_len);
+            zrv = inflate(z, Z_SYNC_FLUSH);
+            out_len = cap - z->avail_out;
+            if (zrv == Z_STREAM_END) {
+                unsigned char dict[1 << 15];
+                uInt dlen = sizeof(dict);
+
+                FZ_CHECK(inflateGetDictionary(z, dict, &dlen) == Z_OK);
+                FZ_CHECK(inflateReset(z) == Z_OK);
+                if (dlen) {
+                    FZ_CHECK(inflateSetDictionary(z, dict, dlen) == Z_OK);
+                }
+                ended = 1;
+                break;
+            }
+            if (zrv != Z_OK && zrv != Z_BUF_ERROR) {
+                return NULL;
+            }
+            if (z->avail_out > 0) {
+                break;
+            }
+        }
+    }
+    out[out_len] = '\0';
+    *pout_len = out_len;
+    return out;
+}
+
+/* A compressed frame we sent inflates to the message being sent. */
+static void fz_check_compressed(fz_run_t *run, const char *payload,
+                                apr_size_t plen)
+{
+    apr_pool_t *p;
+    apr_size_t len;
+    char *msg;
+
+    FZ_CHECK(apr_pool_create(&p, run->pool) == APR_SUCCESS);
+    if (run->dparams.server_no_context_takeover) {
+        FZ_CHECK(inflateReset(run->check) == Z_OK);
+    }
+    msg = fz_inflate(run->check, p, payload, plen, &len);
+    FZ_CHECK(msg != NULL);
+    if (run->expect) {
+        FZ_CHECK(len == run->expect_len
+                 && memcmp(msg, run->expect, len) == 0);
+    }
+    apr_pool_destroy(p);
+}
+
 static apr_status_t fz_on_send(void *baton, const char *hdr, apr_size_t hlen,
                                const char *payload, apr_size_t plen)
 {
@@ -119,9 +223,14 @@ static apr_status_t fz_on_send(void *baton, const char *hdr, apr_size_t hlen,
     FZ_CHECK(ws_session_state(run->session) != WS_STATE_CLOSED);
     FZ_CHECK(hlen >= 2 && hlen <= WS_MAX_HDR_LEN);
     FZ_CHECK(plen == 0 || payload != NULL);
-    FZ_CHECK((h[0] & 0xF0) == 0x80);        /* FIN, no RSV */
+    FZ_CHECK((h[0] & 0xB0) == 0x80);        /* FIN, no RSV2/RSV3 */
     FZ_CHECK((h[1] & 0x80) == 0);           /* server frames unmasked */
     op = h[0] & 0x0F;
+    if (h[0] & 0x40) {
+        /* RSV1: a compressed data message, only with deflate. */
+        FZ_CHECK(run->deflate);
+        FZ_CHECK(op == WS_OP_TEXT || op == WS_OP_BINARY);
+    }
     FZ_CHECK(op == WS_OP_TEXT || op == WS_OP_BINARY || op == WS_OP_CLOSE
              || op == WS_OP_PING || op == WS_OP_PONG);
     len7 = h[1] & 0x7F;
@@ -151,6 +260,13 @@ static apr_status_t fz_on_send(void *baton, const char *hdr, apr_size_t hlen,
             FZ_CHECK(ws_test_utf8_ref(p + 2, plen - 2));
         }
         run->close_out = 1;
+    }
+    if (h[0] & 0x40) {
+        fz_check_compressed(run, payload, plen);
+    }
+    else if (run->expect && (op == WS_OP_TEXT || op == WS_OP_BINARY)) {
+        FZ_CHECK(plen == run->expect_len
+                 && memcmp(payload, run->expect, plen) == 0);
     }
     fz_hash(run, hdr, hlen);
     fz_hash(run, payload, plen);
@@ -185,7 +301,12 @@ static apr_status_t fz_on_message(void *baton, ws_opcode_e op,
         return APR_SUCCESS;
     }
     if (run->variant & FZ_ECHO) {
-        apr_status_t rv = ws_session_send(run->session, op, data, len);
+        apr_status_t rv;
+
+        run->expect = data;
+        run->expect_len = len;
+        rv = ws_session_send(run->session, op, data, len);
+        run->expect = NULL;
 
         FZ_CHECK(rv == APR_SUCCESS || rv == WS_ECLOSED
                  || rv == FZ_SEND_STATUS);
@@ -301,7 +422,10 @@ static void fz_action(fz_run_t *run, unsigned int act)
         rv = ws_session_send(run->session, WS_OP_TEXT, "caf\xc3\xa9", 5);
         break;
     case FZ_ACT_BINARY:
+        run->expect = blob;
+        run->expect_len = arg * 4;
         rv = ws_session_send(run->session, WS_OP_BINARY, blob, arg * 4);
+        run->expect = NULL;
         break;
     case FZ_ACT_PING:
         rv = ws_session_ping(run->session, blob, arg * 5);
@@ -333,18 +457,55 @@ static void fz_action(fz_run_t *run, unsigned int act)
     }
 }
 
+static apr_status_t fz_inflate_end(void *data)
+{
+    inflateEnd(data);
+    return APR_SUCCESS;
+}
+
+/* A raw inflater (window 15, which decodes any window) ended with @a p. */
+static z_stream *fz_inflater(apr_pool_t *p)
+{
+    z_stream *z = apr_pcalloc(p, sizeof(*z));
+
+    FZ_CHECK(inflateInit2(z, -15) == Z_OK);
+    apr_pool_cleanup_register(p, z, fz_inflate_end, apr_pool_cleanup_null);
+    return z;
+}
+
+static void fz_pmd_params(ws_deflate_params_t *dp, unsigned int pmd)
+{
+    dp->server_no_context_takeover = (pmd & FZ_PMD_SNCT) != 0;
+    dp->client_no_context_takeover = (pmd & FZ_PMD_CNCT) != 0;
+    dp->server_max_window_bits =
+        9 + (int)((pmd & FZ_PMD_SWBITS) >> FZ_PMD_SWBITS_SHIFT) % 7;
+    dp->client_max_window_bits =
+        fz_cwbits[(pmd & FZ_PMD_CWBITS) >> FZ_PMD_CWBITS_SHIFT];
+}
+
 static void fz_run_init(fz_run_t *run, apr_pool_t *p, unsigned int variant,
-                        ws_session_callbacks_t *cb)
+                        unsigned int pmd, ws_session_callbacks_t *cb)
 {
     memset(run, 0, sizeof(*run));
     run->variant = variant;
+    run->pool = p;
     run->limits = fz_limits[variant & FZ_LIMITS_MASK];
     run->out_hash = APR_UINT64_C(0xcbf29ce484222325);
+    if (variant & FZ_DEFLATE) {
+        run->deflate = 1;
+        run->no_pong_cb = (pmd & FZ_PMD_NO_PONG) != 0;
+        fz_pmd_params(&run->dparams, pmd);
+        run->check = fz_inflater(p);
+    }
     cb->on_message = fz_on_message;
-    cb->on_pong = (variant & FZ_NO_PONG_CB) ? NULL : fz_on_pong;
+    cb->on_pong = run->no_pong_cb ? NULL : fz_on_pong;
     cb->on_send = fz_on_send;
     FZ_CHECK(ws_session_create(&run->session, p, &run->limits, cb, run)
              == APR_SUCCESS);
+    if (run->deflate) {
+        FZ_CHECK(ws_session_set_deflate(run->session, &run->dparams)
+                 == APR_SUCCESS);
+    }
     FZ_CHECK(ws_session_state(run->session) == WS_STATE_OPEN);
 }
 
@@ -366,7 +527,7 @@ static void fz_result(fz_result_t *res, const fz_run_t *run, apr_status_t rv)
 }
 
 /* Differential mode: feed @a stream in one call or a byte at a time. */
-static void fz_replay(apr_pool_t *p, unsigned int variant,
+static void fz_replay(apr_pool_t *p, unsigned int variant, unsigned int pmd,
                       const uint8_t *stream, size_t len, int bytewise,
                       fz_result_t *res)
 {
@@ -375,7 +536,7 @@ static void fz_replay(apr_pool_t *p, unsigned int variant,
     apr_status_t rv = APR_SUCCESS;
     size_t i;
 
-    fz_run_init(&run, p, variant, &cb);
+    fz_run_init(&run, p, variant, pmd, &cb);
     if (!bytewise) {
         rv = ws_session_feed(run.session, (const char *)stream, len);
         fz_check_feed(&run, rv);
@@ -423,14 +584,18 @@ static void fz_model_send(fz_run_t *m, unsigned int op,
  * reassemble messages, answer pings, echo the close. It validates
  * nothing, since the session already did; it predicts the exact events,
  * so that a session that mangles payloads while following the rules is
- * caught too (ASan cannot see overflows inside pool memory).
+ * caught too (ASan cannot see overflows inside pool memory). Messages
+ * whose first frame has RSV1 are inflated with the model's own stream
+ * (@a dp NULL: no deflate).
  */
 static void fz_model(fz_run_t *m, apr_pool_t *p, const uint8_t *in,
-                     size_t len, int pong_cb)
+                     size_t len, int pong_cb, const ws_deflate_params_t *dp)
 {
     unsigned char *msg = apr_palloc(p, len + 1);
     apr_size_t msg_len = 0, pos = 0;
     unsigned int msg_op = 0;
+    int msg_rsv1 = 0;
+    z_stream *z = dp ? fz_inflater(p) : NULL;
 
     while (len - pos >= 2) {
         unsigned int op = in[pos] & 0x0F, fin = in[pos] & 0x80;
@@ -479,13 +644,25 @@ static void fz_model(fz_run_t *m, apr_pool_t *p, const uint8_t *in,
         else {
             if (op != WS_OP_CONT) {
                 msg_op = op;
+                msg_rsv1 = (in[pos - (apr_size_t)plen - hlen - 4] & 0x40)
+                           != 0;
             }
             msg_len += (apr_size_t)plen;
             if (fin) {
                 unsigned char tag = (unsigned char)msg_op;
+                const char *out = (const char *)msg;
+                apr_size_t out_len = msg_len;
 
+                if (msg_rsv1) {
+                    out = fz_inflate(z, p, (const char *)msg, msg_len,
+                                     &out_len);
+                    FZ_CHECK(out != NULL);
+                    if (dp->client_no_context_takeover) {
+                        FZ_CHECK(inflateReset(z) == Z_OK);
+                    }
+                }
                 fz_hash(m, &tag, 1);
-                fz_hash(m, msg, msg_len);
+                fz_hash(m, out, out_len);
                 msg_len = 0;
             }
         }
@@ -500,7 +677,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ws_session_callbacks_t cb;
     apr_pool_t *p;
     fz_run_t run;
-    unsigned int variant;
+    unsigned int variant, pmd = 0;
     apr_status_t rv = APR_SUCCESS;
     uint8_t *stream;
     size_t slen = 0, pos = 1;
@@ -515,9 +692,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     variant = data[0];
+    if ((variant & FZ_DEFLATE) && pos < size) {
+        pmd = data[pos++];
+    }
     FZ_CHECK(apr_pool_create(&p, NULL) == APR_SUCCESS);
     stream = apr_palloc(p, size);
-    fz_run_init(&run, p, variant, &cb);
+    fz_run_init(&run, p, variant, pmd, &cb);
 
     while (pos < size && !done) {
         size_t len = data[pos++];
@@ -550,8 +730,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_result_t a, b, c;
 
         fz_result(&a, &run, rv);
-        fz_replay(p, variant, stream, slen, 0, &b);
-        fz_replay(p, variant, stream, slen, 1, &c);
+        fz_replay(p, variant, pmd, stream, slen, 0, &b);
+        fz_replay(p, variant, pmd, stream, slen, 1, &c);
         FZ_CHECK(a.rv == b.rv && a.rv == c.rv);
         FZ_CHECK(a.close_code == b.close_code
                  && a.close_code == c.close_code);
@@ -563,7 +743,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
             memset(&model, 0, sizeof(model));
             model.out_hash = APR_UINT64_C(0xcbf29ce484222325);
-            fz_model(&model, p, stream, slen, !(variant & FZ_NO_PONG_CB));
+            fz_model(&model, p, stream, slen, !run.no_pong_cb,
+                     run.deflate ? &run.dparams : NULL);
             FZ_CHECK(model.out_bytes == a.bytes);
             FZ_CHECK(model.out_hash == a.hash);
         }

@@ -12,19 +12,34 @@ the socket in chops (one byte at a time, or in given sizes).
 
 Received frames must be unmasked (RFC 6455 §5.1); a masked one is unmasked
 all the same and counted in ``ws.masked_frames`` for the test to check.
+
+permessage-deflate (RFC 7692) for raw frames: offer it with
+``RawWS.connect(..., extensions='permessage-deflate')`` and build a
+PerMessageDeflate from the answer; it compresses what the test sends and
+inflates what comes back, with the agreed parameters:
+
+    ws = RawWS.connect('127.0.0.1', port, '/pmd',
+                       extensions='permessage-deflate')
+    pmd = PerMessageDeflate.from_response(ws.response_headers)
+    ws.send_frame(OP_TEXT, pmd.compress(b'Hello'), rsv=RSV1)
+    assert pmd.recv_message(ws)[:2] == (OP_TEXT, b'Hello')
 """
 
 import base64
 import collections
 import hashlib
 import os
+import re
 import socket
 import struct
 import time
+import zlib
 
 __all__ = ['RawWS', 'Frame', 'HandshakeError', 'OP_CONT', 'OP_TEXT',
            'OP_BINARY', 'OP_CLOSE', 'OP_PING', 'OP_PONG',
-           'make_handshake_request', 'accept_key']
+           'make_handshake_request', 'accept_key', 'RSV1',
+           'parse_extensions', 'PerMessageDeflate', 'DeflatedMessage',
+           'DEFLATE_TAIL']
 
 # Opcodes, RFC 6455 §5.2.
 OP_CONT = 0x0
@@ -33,6 +48,9 @@ OP_BINARY = 0x2
 OP_CLOSE = 0x8
 OP_PING = 0x9
 OP_PONG = 0xA
+
+# The "per-message compressed" bit, RFC 7692 §6 (rsv= of send_frame).
+RSV1 = 4
 
 # RFC 6455 §1.3: the GUID hashed with Sec-WebSocket-Key.
 WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
@@ -152,11 +170,14 @@ class RawWS:
 
     @classmethod
     def connect(cls, host, port, path='/echo', headers=None, protocols=None,
-                origin=None, extra=b'', timeout=5):
+                origin=None, extra=b'', timeout=5, extensions=None):
         """Open TCP and do the opening handshake with a random 16-byte key.
 
         headers: dict or list of pairs added to the request; protocols: list
-        sent as Sec-WebSocket-Protocol; origin: sent as Origin. ``extra`` is
+        sent as Sec-WebSocket-Protocol; origin: sent as Origin; extensions:
+        sent as Sec-WebSocket-Extensions, a str for one header line or a
+        list of str for one line each (the answer is in
+        ``response_headers['sec-websocket-extensions']``). ``extra`` is
         written in the same sendall as the request (frames pipelined behind
         the handshake). Raises HandshakeError on a non-101 answer or a wrong
         Sec-WebSocket-Accept; bytes after the 101's head are kept for
@@ -168,6 +189,10 @@ class RawWS:
             hdrs.append(('Sec-WebSocket-Protocol', ', '.join(protocols)))
         if origin is not None:
             hdrs.append(('Origin', origin))
+        if isinstance(extensions, str):
+            extensions = [extensions]
+        for value in extensions or ():
+            hdrs.append(('Sec-WebSocket-Extensions', value))
         hostport = f'[{host}]:{port}' if ':' in host else f'{host}:{port}'
         req = make_handshake_request(path, hostport, key=key,
                                      extra_headers=hdrs)
@@ -418,3 +443,207 @@ class RawWS:
 
     def __exit__(self, *exc):
         self.close_socket()
+
+
+# -- permessage-deflate (RFC 7692) -------------------------------------------
+
+# What a Z_SYNC_FLUSH ends with (an empty stored block), removed from the
+# end of a compressed message by the sender and put back by the receiver
+# (RFC 7692 §7.2.1, §7.2.2).
+DEFLATE_TAIL = b'\x00\x00\xff\xff'
+
+# One piece of a Sec-WebSocket-Extensions value: a token, a quoted-string
+# (RFC 7230 §3.2.6) or one of the separators , ; =
+_EXT_LEX = re.compile(r'[ \t]*(?:([!#$%&\'*+.^_`|~0-9A-Za-z-]+)'
+                      r'|"((?:[^"\\]|\\.)*)"|([,;=]))')
+
+DeflatedMessage = collections.namedtuple('DeflatedMessage',
+                                         'opcode payload compressed wire')
+DeflatedMessage.__doc__ = """A message read by PerMessageDeflate.recv_message:
+opcode, payload (inflated), compressed (RSV1 was set) and wire (the size of
+its frame payloads together, as sent)."""
+
+
+def parse_extensions(value):
+    """A Sec-WebSocket-Extensions value as [(name, [(param, value or
+    None), ...]), ...] (RFC 6455 §9.1; quoted values unquoted). Raises
+    ValueError if the value does not follow that grammar."""
+    items, pos, text = [], 0, value.strip()
+    pieces = []
+    while pos < len(text):
+        m = _EXT_LEX.match(text, pos)
+        if not m or m.end() == pos:
+            raise ValueError(f'bad extension list at {pos}: {value!r}')
+        pos = m.end()
+        if m.group(1) is not None:
+            pieces.append(('tok', m.group(1)))
+        elif m.group(2) is not None:
+            pieces.append(('str', re.sub(r'\\(.)', r'\1', m.group(2))))
+        else:
+            pieces.append((m.group(3), None))
+    pieces.append((',', None))
+    i = 0
+    while i < len(pieces):
+        kind, name = pieces[i]
+        if kind != 'tok':
+            raise ValueError(f'extension name expected: {value!r}')
+        params, i = [], i + 1
+        while pieces[i][0] == ';':
+            kind, pname = pieces[i + 1] if i + 1 < len(pieces) else (',', '')
+            if kind != 'tok':
+                raise ValueError(f'parameter name expected: {value!r}')
+            i += 2
+            pvalue = None
+            if pieces[i][0] == '=':
+                kind, pvalue = pieces[i + 1] if i + 1 < len(pieces) \
+                    else (',', None)
+                if kind not in ('tok', 'str'):
+                    raise ValueError(f'parameter value expected: {value!r}')
+                i += 2
+            params.append((pname, pvalue))
+        if pieces[i][0] != ',':
+            raise ValueError(f'"," or ";" expected: {value!r}')
+        items.append((name, params))
+        i += 1
+    return items
+
+
+class PerMessageDeflate:
+    """The client's half of permessage-deflate with agreed parameters
+    (RFC 7692 §7): compress() makes the payload of a message to send with
+    RSV1, recv_message() reads and inflates the server's. Each side keeps
+    its LZ77 window from message to message unless its
+    *_no_context_takeover was agreed; the server's messages are inflated
+    with exactly server_max_window_bits, so a server that reaches further
+    back than it agreed to makes zlib fail ("invalid distance too far
+    back"), and one that takes over context it agreed not to fails the
+    same way."""
+
+    def __init__(self, server_no_context_takeover=False,
+                 client_no_context_takeover=False, server_max_window_bits=15,
+                 client_max_window_bits=15, level=6):
+        self.server_no_context_takeover = server_no_context_takeover
+        self.client_no_context_takeover = client_no_context_takeover
+        self.server_max_window_bits = server_max_window_bits
+        self.client_max_window_bits = client_max_window_bits
+        self.level = level
+        self._compressor = None
+        self._decompressor = None
+
+    @classmethod
+    def from_params(cls, params, **kw):
+        """From the parameters of an accepted offer, [(name, value)].
+        Raises ValueError on a parameter RFC 7692 §7.1 does not allow in a
+        response."""
+        agreed = {}
+        for name, value in params:
+            if name in agreed:
+                raise ValueError(f'{name} repeated')
+            if name in ('server_no_context_takeover',
+                        'client_no_context_takeover'):
+                if value is not None:
+                    raise ValueError(f'{name}={value!r}: no value allowed')
+                agreed[name] = True
+            elif name in ('server_max_window_bits', 'client_max_window_bits'):
+                if value is None or not re.fullmatch(r'[89]|1[0-5]', value):
+                    raise ValueError(f'{name}={value!r}: 8..15 expected')
+                agreed[name] = int(value)
+            else:
+                raise ValueError(f'unknown parameter {name}')
+        return cls(**agreed, **kw)
+
+    @classmethod
+    def from_response(cls, headers, **kw):
+        """From a 101's headers (a dict with lower-case names) or the value
+        of its Sec-WebSocket-Extensions: None if the server accepted no
+        extension. Raises ValueError if it answered anything but exactly
+        one permessage-deflate with valid parameters."""
+        if isinstance(headers, dict):
+            headers = headers.get('sec-websocket-extensions')
+        if headers is None:
+            return None
+        exts = parse_extensions(headers)
+        if len(exts) != 1 or exts[0][0] != 'permessage-deflate':
+            raise ValueError(f'not one permessage-deflate: {headers!r}')
+        return cls.from_params(exts[0][1], **kw)
+
+    @property
+    def can_compress(self):
+        """False when the agreed client window is 8 bits: zlib deflates
+        with 9..15 only, so such a client sends its messages uncompressed
+        (RFC 7692 §6: each message may be)."""
+        return self.client_max_window_bits >= 9
+
+    def compress(self, data, fin=True):
+        """The compressed payload of a message (or of its next part: call
+        with fin=False for every part but the last). Each part is flushed
+        (Z_SYNC_FLUSH) so the server can inflate it at once; the last one
+        loses the trailing 00 00 ff ff (RFC 7692 §7.2.1)."""
+        if self._compressor is None:
+            if not self.can_compress:
+                raise ValueError('zlib cannot deflate with an 8-bit window')
+            self._compressor = zlib.compressobj(
+                self.level, zlib.DEFLATED, -self.client_max_window_bits)
+        out = (self._compressor.compress(bytes(data))
+               + self._compressor.flush(zlib.Z_SYNC_FLUSH))
+        if fin:
+            if out.endswith(DEFLATE_TAIL):
+                out = out[:-len(DEFLATE_TAIL)]
+            if self.client_no_context_takeover:
+                self._compressor = None
+        return out
+
+    def decompress(self, payload):
+        """Inflate the payload of one whole compressed message from the
+        server (RFC 7692 §7.2.2). zlib.error if it is not valid with the
+        agreed window and context."""
+        d = self._decompressor
+        if d is None or self.server_no_context_takeover or d.eof:
+            # a message ending in a BFINAL block (§7.2.3.4) ends the stream
+            d = zlib.decompressobj(-self.server_max_window_bits)
+        out = d.decompress(bytes(payload) + DEFLATE_TAIL)
+        # after a BFINAL block only the appended tail may follow, perhaps
+        # behind an empty block's header byte (§7.2.3.4's example)
+        if d.unconsumed_tail or (d.eof and d.unused_data not in
+                                 (b'', DEFLATE_TAIL, b'\0' + DEFLATE_TAIL)):
+            raise zlib.error('data after the end of the deflate stream')
+        self._decompressor = d
+        return out
+
+    def recv_message(self, ws, timeout=5):
+        """The next message from RawWS ws as a DeflatedMessage (control
+        frames come as they are, with compressed False); None if the peer
+        closed TCP. Raises AssertionError if the server sets RSV1 anywhere
+        but on the first frame of a data message, or RSV2/RSV3."""
+        deadline = time.monotonic() + timeout
+        parts, first = [], None
+        while True:
+            f = ws.recv_frame(max(0.0, deadline - time.monotonic()))
+            if f is None:
+                return None
+            if f.opcode >= 0x8:
+                if f.rsv:
+                    raise AssertionError(f'server set RSV={f.rsv} on a '
+                                         f'control frame: {f!r:.200}')
+                return DeflatedMessage(f.opcode, f.payload, False,
+                                       len(f.payload))
+            if f.rsv & ~RSV1 or (f.rsv and f.opcode == OP_CONT):
+                kind = 'continuation' if f.opcode == OP_CONT else 'data'
+                raise AssertionError(f'server set RSV={f.rsv} on a {kind} '
+                                     f'frame: {f!r:.200}')
+            if f.opcode == OP_CONT:
+                if first is None:
+                    raise AssertionError(f'continuation without a message: '
+                                         f'{f!r:.200}')
+            else:
+                if first is not None:
+                    raise AssertionError(f'new message opcode {f.opcode} '
+                                         'inside a fragmented message')
+                first = f
+            parts.append(f.payload)
+            if f.fin:
+                data = b''.join(parts)
+                compressed = bool(first.rsv & RSV1)
+                payload = self.decompress(data) if compressed else data
+                return DeflatedMessage(first.opcode, payload, compressed,
+                                       len(data))

@@ -315,6 +315,10 @@ ws_test_result_t *ws_test_feed(const char *in, apr_size_t len,
     ck_assert_int_eq(ws_session_state(r->session), WS_STATE_OPEN);
     ck_assert_int_eq(ws_session_close_code(r->session), 0);
     ck_assert_str_eq(ws_session_close_reason(r->session), "");
+    if (opts->deflate) {
+        ck_assert_int_eq(ws_session_set_deflate(r->session, opts->deflate),
+                         APR_SUCCESS);
+    }
     if (opts->close_first) {
         ck_assert_int_eq(ws_session_close(r->session, opts->close_first,
                                           opts->close_reason),
@@ -504,6 +508,7 @@ int main(void)
     runner = srunner_create(test_ws_frame_suite());
     srunner_add_suite(runner, test_ws_utf8_suite());
     srunner_add_suite(runner, test_ws_session_suite());
+    srunner_add_suite(runner, test_ws_deflate_suite());
     srunner_set_tap(runner, "-");
     srunner_run_all(runner, CK_SILENT);
     failed = srunner_ntests_failed(runner);

@@ -24,6 +24,7 @@ void ws_test_teardown(void);
 Suite *test_ws_frame_suite(void);
 Suite *test_ws_utf8_suite(void);
 Suite *test_ws_session_suite(void);
+Suite *test_ws_deflate_suite(void);
 
 /* A test case with the per-test pool fixture and a generous timeout. */
 TCase *ws_test_tcase(const char *name);
@@ -111,6 +112,8 @@ typedef struct ws_test_opts_t {
                                   * code before feeding (0: don't) */
     const char *close_reason;
     int no_pong_cb;              /* on_pong NULL */
+    const ws_deflate_params_t *deflate; /* ws_session_set_deflate() with
+                                  * these before feeding (NULL: don't) */
 } ws_test_opts_t;
 
 typedef struct ws_test_result_t {

@@ -1,5 +1,9 @@
 /* test_ws_session.c: tests of engine/ws_session.c (RFC 6455 server). */
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
 
 #include "test_common.h"
 
@@ -1265,6 +1269,756 @@ START_TEST(test_ws_session_create_args)
 }
 END_TEST
 
+/* ---- permessage-deflate (RFC 7692) ---- */
+
+/* The 4 bytes a Z_SYNC_FLUSH ends with, which RFC 7692 §7.2.1 strips. */
+static const char pmd_tail[4] = { 0x00, 0x00, (char)0xff, (char)0xff };
+
+static ws_deflate_params_t *pmd_params(int snct, int cnct)
+{
+    ws_deflate_params_t *dp = apr_pcalloc(ws_test_pool, sizeof(*dp));
+
+    dp->server_no_context_takeover = snct;
+    dp->client_no_context_takeover = cnct;
+    dp->server_max_window_bits = 15;
+    dp->client_max_window_bits = 15;
+    return dp;
+}
+
+static ws_test_result_t *run_pmd(const ws_test_buf_t *in,
+                                 const ws_deflate_params_t *dp,
+                                 apr_uint64_t max_message)
+{
+    ws_limits_t *lim = apr_pcalloc(ws_test_pool, sizeof(*lim));
+    ws_test_opts_t opts;
+
+    lim->max_message = max_message;
+    memset(&opts, 0, sizeof(opts));
+    opts.limits = lim;
+    opts.deflate = dp;
+    return ws_test_run_buf(in, &opts);
+}
+
+/* What a client does (RFC 7692 §7.2.1): deflate, sync flush, strip the
+ * tail. @a z keeps its context across calls unless reset by the caller. */
+static ws_test_buf_t *pmd_compress(z_stream *z, const void *data,
+                                   apr_size_t len)
+{
+    ws_test_buf_t *out = ws_test_buf_make();
+    unsigned char buf[4096];
+
+    z->next_in = (Bytef *)data;
+    z->avail_in = (uInt)len;
+    do {
+        z->next_out = buf;
+        z->avail_out = sizeof(buf);
+        ck_assert_int_ne(deflate(z, Z_SYNC_FLUSH), Z_STREAM_ERROR);
+        ws_test_buf_add(out, buf, sizeof(buf) - z->avail_out);
+    } while (z->avail_out == 0);
+    ck_assert_uint_ge(out->len, 4);
+    ck_assert_mem_eq(out->data + out->len - 4, pmd_tail, 4);
+    out->len -= 4;
+    return out;
+}
+
+static void pmd_deflater(z_stream *z, int wbits)
+{
+    memset(z, 0, sizeof(*z));
+    ck_assert_int_eq(deflateInit2(z, Z_BEST_COMPRESSION, Z_DEFLATED, -wbits,
+                                  8, Z_DEFAULT_STRATEGY), Z_OK);
+}
+
+/* Inflate one message's payload (tail appended) with @a z. */
+static ws_test_buf_t *pmd_inflate(z_stream *z, const char *data,
+                                  apr_size_t len)
+{
+    ws_test_buf_t *in = ws_test_buf_make();
+    ws_test_buf_t *out = ws_test_buf_make();
+    unsigned char buf[4096];
+    int zrv;
+
+    ws_test_buf_add(in, data, len);
+    ws_test_buf_add(in, pmd_tail, 4);
+    z->next_in = (Bytef *)in->data;
+    z->avail_in = (uInt)in->len;
+    do {
+        z->next_out = buf;
+        z->avail_out = sizeof(buf);
+        zrv = inflate(z, Z_SYNC_FLUSH);
+        ck_assert_msg(zrv == Z_OK || zrv == Z_BUF_ERROR, "inflate: %d", zrv);
+        ws_test_buf_add(out, buf, sizeof(buf) - z->avail_out);
+    } while (z->avail_out == 0);
+    ck_assert_uint_eq(z->avail_in, 0);
+    return out;
+}
+
+/* RFC 7692 §7.2.3.1: "Hello" compressed, one frame and two fragments
+ * (RSV1 on the first only); §7.2.3.3: the same in a stored block. */
+START_TEST(test_ws_session_pmd_rfc7692_hello)
+{
+    static const char hello[] = {
+        (char)0xf2, 0x48, (char)0xcd, (char)0xc9, (char)0xc9, 0x07, 0x00
+    };
+    static const char stored[] = {
+        0x00, 0x05, 0x00, (char)0xfa, (char)0xff, 0x48, 0x65, 0x6c, 0x6c,
+        0x6f, 0x00
+    };
+    ws_test_buf_t *in = ws_test_buf_make();
+    ws_test_result_t *r;
+
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, hello,
+                            sizeof(hello), ws_test_key, 0);
+    ws_test_client_frame_ex(in, 0, WS_FRAME_RSV1, WS_OP_TEXT, hello, 3,
+                            ws_test_key, 0);
+    ws_test_client_frame(in, 1, WS_OP_PING, "p", 1);
+    ws_test_client_frame(in, 1, WS_OP_CONT, hello + 3, 4);
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_BINARY, stored,
+                            sizeof(stored), ws_test_key, 0);
+    /* An uncompressed message in between is left alone (§6). */
+    ws_test_client_frame(in, 1, WS_OP_TEXT, "plain", 5);
+    r = run_pmd(in, pmd_params(0, 1), 0);
+    ck_assert_int_eq(r->rv, APR_SUCCESS);
+    ck_assert_int_eq(r->msgs->nelts, 4);
+    ws_test_assert_msg(r, 0, WS_OP_TEXT, "Hello", 5);
+    ws_test_assert_msg(r, 1, WS_OP_TEXT, "Hello", 5);
+    ws_test_assert_msg(r, 2, WS_OP_BINARY, "Hello", 5);
+    ws_test_assert_msg(r, 3, WS_OP_TEXT, "plain", 5);
+}
+END_TEST
+
+/* RFC 7692 §7.2.3.2: the second "Hello" refers back into the first. */
+START_TEST(test_ws_session_pmd_rfc7692_context_takeover)
+{
+    static const char first[] = {
+        (char)0xf2, 0x48, (char)0xcd, (char)0xc9, (char)0xc9, 0x07, 0x00
+    };
+    static const char second[] = {
+        (char)0xf2, 0x00, 0x11, 0x00, 0x01, 0x00
+    };
+    ws_test_buf_t *in = ws_test_buf_make();
+    ws_test_result_t *r;
+
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, first,
+                            sizeof(first), ws_test_key, 0);
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, second,
+                            sizeof(second), ws_test_key, 0);
+    r = run_pmd(in, pmd_params(0, 0), 0);
+    assert_quiet_open(r);
+    ck_assert_int_eq(r->msgs->nelts, 2);
+    ws_test_assert_msg(r, 0, WS_OP_TEXT, "Hello", 5);
+    ws_test_assert_msg(r, 1, WS_OP_TEXT, "Hello", 5);
+
+    /* With client_no_context_takeover the back reference is invalid. */
+    r = run_pmd(in, pmd_params(0, 1), 0);
+    ck_assert_int_eq(r->msgs->nelts, 1);
+    ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+}
+END_TEST
+
+/* RFC 7692 §7.2.3.4: a BFINAL block and a 0x00; the context survives it.
+ * §7.2.3.6: an empty message is a single 0x00. */
+START_TEST(test_ws_session_pmd_rfc7692_bfinal_and_empty)
+{
+    static const char bfinal[] = {
+        (char)0xf3, 0x48, (char)0xcd, (char)0xc9, (char)0xc9, 0x07, 0x00,
+        0x00
+    };
+    static const char second[] = {
+        (char)0xf2, 0x00, 0x11, 0x00, 0x01, 0x00
+    };
+    static const char empty[] = { 0x00 };
+    ws_test_buf_t *in = ws_test_buf_make();
+    ws_test_result_t *r;
+
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, bfinal,
+                            sizeof(bfinal), ws_test_key, 0);
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, second,
+                            sizeof(second), ws_test_key, 0);
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, bfinal, 7,
+                            ws_test_key, 0);
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, empty,
+                            sizeof(empty), ws_test_key, 0);
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_BINARY, "", 0,
+                            ws_test_key, 0);
+    r = run_pmd(in, pmd_params(0, 0), 0);
+    assert_quiet_open(r);
+    ck_assert_int_eq(r->msgs->nelts, 5);
+    ws_test_assert_msg(r, 0, WS_OP_TEXT, "Hello", 5);
+    ws_test_assert_msg(r, 1, WS_OP_TEXT, "Hello", 5);
+    ws_test_assert_msg(r, 2, WS_OP_TEXT, "Hello", 5);
+    ws_test_assert_msg(r, 3, WS_OP_TEXT, "", 0);
+    ws_test_assert_msg(r, 4, WS_OP_BINARY, "", 0);
+
+    /* More than the one 0x00 after the final block is a second stream. */
+    in = ws_test_buf_make();
+    ws_test_client_frame_ex(in, 0, WS_FRAME_RSV1, WS_OP_TEXT, bfinal,
+                            sizeof(bfinal), ws_test_key, 0);
+    ws_test_client_frame(in, 1, WS_OP_CONT, empty, 1);
+    r = run_pmd(in, pmd_params(0, 0), 0);
+    ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+}
+END_TEST
+
+/* Messages a real compressor made, whole and fragmented, with and without
+ * context takeover, text and binary, up to 1 MiB. */
+START_TEST(test_ws_session_pmd_zlib_messages)
+{
+    static const apr_size_t lens[] = { 0, 1, 100, 5000, 70000, 1 << 20 };
+    int cnct;
+
+    for (cnct = 0; cnct <= 1; ++cnct) {
+        ws_test_buf_t *in = ws_test_buf_make();
+        ws_test_buf_t **msgs;
+        ws_test_rand_t rnd;
+        ws_test_result_t *r;
+        z_stream z;
+        apr_size_t i, n = sizeof(lens) / sizeof(lens[0]);
+
+        msgs = apr_pcalloc(ws_test_pool, 2 * n * sizeof(*msgs));
+        ws_test_rand_seed(&rnd, 7692 + cnct);
+        pmd_deflater(&z, 15);
+        for (i = 0; i < 2 * n; ++i) {
+            apr_size_t len = lens[i % n], j;
+            char *text = apr_palloc(ws_test_pool, len + 1);
+            ws_test_buf_t *c;
+
+            /* Repetitive ASCII text, so that later messages refer back. */
+            for (j = 0; j < len; ++j) {
+                text[j] = "abcdefgh \n"[ws_test_rand_next(&rnd) % 10];
+            }
+            msgs[i] = ws_test_buf_make();
+            ws_test_buf_add(msgs[i], text, len);
+            if (len) {
+                c = pmd_compress(&z, text, len);
+            }
+            else {
+                /* RFC 7692 §7.2.3.6: zlib makes nothing of an empty
+                 * flush, so send what the RFC shows, one 0x00. */
+                c = ws_test_buf_make();
+                ws_test_buf_add_byte(c, 0x00);
+            }
+            if (cnct) {
+                deflateReset(&z);
+            }
+            if (i % 2 == 0 || c->len < 3) {
+                ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1,
+                                        i < n ? WS_OP_TEXT : WS_OP_BINARY,
+                                        c->data, c->len, ws_test_key, 0);
+            }
+            else {
+                apr_size_t a = c->len / 3;
+
+                ws_test_client_frame_ex(in, 0, WS_FRAME_RSV1,
+                                        i < n ? WS_OP_TEXT : WS_OP_BINARY,
+                                        c->data, a, ws_test_key, 0);
+                ws_test_client_frame(in, 0, WS_OP_CONT, "", 0);
+                ws_test_client_frame(in, 1, WS_OP_PONG, "x", 1);
+                ws_test_client_frame(in, 1, WS_OP_CONT, c->data + a,
+                                     c->len - a);
+            }
+        }
+        deflateEnd(&z);
+        r = run_pmd(in, pmd_params(0, cnct), 0);
+        assert_quiet_open(r);
+        ck_assert_int_eq(r->msgs->nelts, (int)(2 * n));
+        for (i = 0; i < 2 * n; ++i) {
+            ws_test_assert_msg(r, (int)i, i < n ? WS_OP_TEXT : WS_OP_BINARY,
+                               msgs[i]->data, msgs[i]->len);
+        }
+    }
+}
+END_TEST
+
+/* RFC 7692 §6.1: RSV1 only on a data message's first frame, and only
+ * when negotiated; RSV2/RSV3 stay reserved. */
+START_TEST(test_ws_session_pmd_rsv_rules)
+{
+    static const char hello[] = {
+        (char)0xf2, 0x48, (char)0xcd, (char)0xc9, (char)0xc9, 0x07, 0x00
+    };
+    static const unsigned int ctrl[] = {
+        WS_OP_PING, WS_OP_PONG, WS_OP_CLOSE
+    };
+    ws_test_buf_t *in;
+    ws_test_result_t *r;
+    apr_size_t i;
+
+    /* On a continuation frame. */
+    in = ws_test_buf_make();
+    ws_test_client_frame_ex(in, 0, WS_FRAME_RSV1, WS_OP_TEXT, hello, 3,
+                            ws_test_key, 0);
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_CONT, hello + 3, 4,
+                            ws_test_key, 0);
+    r = run_pmd(in, pmd_params(0, 0), 0);
+    ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+    ck_assert_str_eq(r->close_reason, "RSV1 set on a continuation frame");
+    ck_assert_uint_eq(r->fail_at, 9 + 6 - 1);
+
+    /* On control frames, even between fragments. */
+    for (i = 0; i < sizeof(ctrl) / sizeof(ctrl[0]); ++i) {
+        in = ws_test_buf_make();
+        ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, ctrl[i], "", 0,
+                                ws_test_key, 0);
+        r = run_pmd(in, pmd_params(0, 0), 0);
+        ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+        ck_assert_str_eq(r->close_reason, "compressed control frame");
+        ck_assert_uint_eq(r->fail_at, 5);
+    }
+    in = ws_test_buf_make();
+    ws_test_client_frame_ex(in, 0, WS_FRAME_RSV1, WS_OP_TEXT, hello, 3,
+                            ws_test_key, 0);
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_PING, "", 0,
+                            ws_test_key, 0);
+    r = run_pmd(in, pmd_params(0, 0), 0);
+    ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+
+    /* RSV2 and RSV3 with deflate on. */
+    for (i = 0; i < 2; ++i) {
+        in = ws_test_buf_make();
+        ws_test_client_frame_ex(in, 1,
+                                i ? WS_FRAME_RSV3 : WS_FRAME_RSV1
+                                                    | WS_FRAME_RSV2,
+                                WS_OP_TEXT, hello, sizeof(hello),
+                                ws_test_key, 0);
+        r = run_pmd(in, pmd_params(0, 0), 0);
+        ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+        ck_assert_str_eq(r->close_reason, "reserved bit set");
+    }
+
+    /* RSV1 without negotiation. */
+    in = ws_test_buf_make();
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, hello,
+                            sizeof(hello), ws_test_key, 0);
+    r = run(in);
+    ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+    ck_assert_str_eq(r->close_reason, "reserved bit set");
+}
+END_TEST
+
+/* Data that is not DEFLATE fails with 1002 (not 1007: RFC 7692 §8). */
+START_TEST(test_ws_session_pmd_corrupt)
+{
+    static const char bad_btype[] = { 0x07, 0x00 };       /* BTYPE 11 */
+    static const char bad_stored[] = { 0x00, 0x05, 0x00, 0x00, 0x00 };
+    static const char far_back[] = { 0x02, 0x02, 0x00 };  /* dist 1, empty */
+    static const char *const bad[] = { bad_btype, bad_stored, far_back };
+    static const apr_size_t blen[] = { 2, 5, 3 };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+        ws_test_buf_t *in = ws_test_buf_make();
+        ws_test_result_t *r;
+
+        ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_BINARY, bad[i],
+                                blen[i], ws_test_key, 0);
+        ws_test_client_frame(in, 1, WS_OP_TEXT, "never", 5);
+        r = run_pmd(in, pmd_params(0, 0), 0);
+        ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+        ck_assert_str_eq(r->close_reason, "invalid compressed data");
+        ck_assert_int_eq(r->msgs->nelts, 0);
+    }
+}
+END_TEST
+
+/* The process's resident size, from /proc/self/statm. */
+static apr_size_t resident_bytes(void)
+{
+    unsigned long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%lu %lu", &size, &resident), 2);
+    fclose(f);
+    return (apr_size_t)resident * (apr_size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* A zip bomb: a few KiB that inflate to 100 MiB fail with 1009 once
+ * max_message is passed, long before the input ends, and the session's
+ * memory stays near max_message. */
+START_TEST(test_ws_session_pmd_bomb)
+{
+    apr_size_t big = 100 << 20, max = 64 * 1024, i;
+    char *zeros = apr_pcalloc(ws_test_pool, 1 << 20);
+    ws_test_buf_t *c = ws_test_buf_make();
+    ws_test_buf_t *in;
+    ws_test_result_t *r;
+    apr_allocator_t *alloc;
+    apr_pool_t *p;
+    ws_session_t *s;
+    send_rec_t rec;
+    z_stream z;
+    ws_limits_t lim = { 0, 0 };
+    apr_size_t before, after;
+
+    lim.max_message = max;
+    pmd_deflater(&z, 15);
+    for (i = 0; i < big / (1 << 20); ++i) {
+        ws_test_buf_t *part = pmd_compress(&z, zeros, 1 << 20);
+
+        ws_test_buf_add(c, part->data, part->len);
+        if (i + 1 < big / (1 << 20)) {
+            ws_test_buf_add(c, pmd_tail, 4);
+        }
+    }
+    deflateEnd(&z);
+    ck_assert_uint_lt(c->len, 200 * 1024);
+    in = ws_test_buf_make();
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_BINARY, c->data,
+                            c->len, ws_test_key, 0);
+    r = run_pmd(in, pmd_params(0, 0), max);
+    ws_test_assert_failed(r, WS_ETOOBIG, WS_CLOSE_TOO_BIG, 1);
+    ck_assert_int_eq(r->msgs->nelts, 0);
+    /* It failed within the first few hundred input bytes. */
+    ck_assert_uint_lt(r->fail_at, 1000);
+
+    /* Exactly max_message inflated is fine. */
+    pmd_deflater(&z, 15);
+    c = pmd_compress(&z, zeros, max);
+    deflateEnd(&z);
+    in = ws_test_buf_make();
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_BINARY, c->data,
+                            c->len, ws_test_key, 0);
+    r = run_pmd(in, pmd_params(0, 0), max);
+    assert_quiet_open(r);
+    ws_test_assert_msg(r, 0, WS_OP_BINARY, zeros, max);
+
+    /* Memory: 16 MiB of zeros in one compressed frame. APR's allocator
+     * may take memory with mmap, out of malloc's sight, so the resident
+     * size is what is compared: a session that inflated it all would
+     * grow by 16 MiB, a bounded one by max_message and the inflater. */
+    in = ws_test_buf_make();
+    pmd_deflater(&z, 15);
+    for (i = 0; i < 16; ++i) {
+        ws_test_buf_t *part = pmd_compress(&z, zeros, 1 << 20);
+
+        ws_test_buf_add(in, part->data, part->len);
+        ws_test_buf_add(in, pmd_tail, 4);
+    }
+    deflateEnd(&z);
+    c = ws_test_buf_make();
+    ws_test_client_frame_ex(c, 1, WS_FRAME_RSV1, WS_OP_BINARY, in->data,
+                            in->len, ws_test_key, 0);
+    before = resident_bytes();
+    ck_assert_int_eq(apr_allocator_create(&alloc), APR_SUCCESS);
+    ck_assert_int_eq(apr_pool_create_ex(&p, NULL, NULL, alloc), APR_SUCCESS);
+    apr_allocator_owner_set(alloc, p);
+    memset(&rec, 0, sizeof(rec));
+    rec.out = ws_test_buf_make();
+    ck_assert_int_eq(ws_session_create(&s, p, &lim, &rec_cb, &rec),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ws_session_set_deflate(s, pmd_params(0, 0)),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ws_session_feed(s, c->data, c->len), WS_ETOOBIG);
+    ck_assert_int_eq(rec.msgs, 0);
+    after = resident_bytes();
+    ck_assert_msg(after < before + 4 * 1024 * 1024,
+                  "resident size grew by %lu bytes",
+                  (unsigned long)(after - before));
+    apr_pool_destroy(p);
+}
+END_TEST
+
+/* Invalid UTF-8 inside compressed text fails with 1007 as soon as it is
+ * inflated, before the rest of the message arrives. */
+START_TEST(test_ws_session_pmd_utf8_fail_fast)
+{
+    apr_size_t len = 200000, i;
+    char *text = apr_palloc(ws_test_pool, len);
+    ws_test_buf_t *c, *in;
+    ws_test_result_t *r;
+    z_stream z;
+
+    for (i = 0; i < len; ++i) {
+        text[i] = (char)('a' + i % 26);
+    }
+    text[1000] = (char)0xff;
+    pmd_deflater(&z, 15);
+    c = pmd_compress(&z, text, len);
+    deflateEnd(&z);
+    in = ws_test_buf_make();
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, c->data,
+                            c->len, ws_test_key, 0);
+    r = run_pmd(in, pmd_params(0, 0), 0);
+    ws_test_assert_failed(r, WS_EBADUTF8, WS_CLOSE_BAD_DATA, 1);
+    ck_assert_int_eq(r->msgs->nelts, 0);
+    ck_assert_uint_lt(r->fail_at, in->len - 1);
+
+    /* A character cut at the end of the message, and the same bytes as
+     * binary, which are not checked. */
+    pmd_deflater(&z, 15);
+    c = pmd_compress(&z, "caf\xc3", 4);
+    in = ws_test_buf_make();
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, c->data,
+                            c->len, ws_test_key, 0);
+    r = run_pmd(in, pmd_params(0, 1), 0);
+    ws_test_assert_failed(r, WS_EBADUTF8, WS_CLOSE_BAD_DATA, 1);
+    in = ws_test_buf_make();
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_BINARY, c->data,
+                            c->len, ws_test_key, 0);
+    r = run_pmd(in, pmd_params(0, 1), 0);
+    assert_quiet_open(r);
+    ws_test_assert_msg(r, 0, WS_OP_BINARY, "caf\xc3", 4);
+    deflateEnd(&z);
+}
+END_TEST
+
+/* After our close frame, compressed data is still inflated and checked
+ * (RFC 6455 §7.1.4: keep reading until the peer's close). */
+START_TEST(test_ws_session_pmd_closing_still_inflates)
+{
+    static const char hello[] = {
+        (char)0xf2, 0x48, (char)0xcd, (char)0xc9, (char)0xc9, 0x07, 0x00
+    };
+    static const char garbage[] = { 0x07, 0x00 };
+    ws_test_opts_t opts;
+    ws_test_buf_t *in = ws_test_buf_make();
+    ws_test_result_t *r;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.deflate = pmd_params(0, 0);
+    opts.close_first = WS_CLOSE_NORMAL;
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, hello,
+                            sizeof(hello), ws_test_key, 0);
+    ws_test_client_close(in, 1000, "", 0);
+    r = ws_test_run_buf(in, &opts);
+    ck_assert_int_eq(r->rv, APR_EOF);
+    ck_assert_int_eq(r->msgs->nelts, 0);
+
+    in = ws_test_buf_make();
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, garbage,
+                            sizeof(garbage), ws_test_key, 0);
+    r = ws_test_run_buf(in, &opts);
+    ck_assert_int_eq(r->rv, WS_EPROTO);
+}
+END_TEST
+
+/* Parse the server frames in @a out and inflate the compressed ones with
+ * @a z (reset before each message if @a fresh). Asserts RSV1 exactly on
+ * the messages at least @a min long. */
+static apr_array_header_t *pmd_decode_sent(const ws_test_buf_t *out,
+                                           z_stream *z, int fresh,
+                                           apr_size_t min)
+{
+    apr_array_header_t *msgs = apr_array_make(ws_test_pool, 4,
+                                              sizeof(ws_test_buf_t *));
+    const unsigned char *p = (const unsigned char *)out->data;
+    apr_size_t pos = 0;
+
+    while (pos < out->len) {
+        apr_uint64_t len = p[pos + 1] & 0x7f;
+        apr_size_t h = 2, i;
+        int rsv1 = (p[pos] & WS_FRAME_RSV1) != 0;
+        ws_test_buf_t *m;
+
+        ck_assert_int_eq(p[pos] & (WS_FRAME_RSV2 | WS_FRAME_RSV3), 0);
+        ck_assert_int_eq(p[pos] & WS_FRAME_FIN, WS_FRAME_FIN);
+        if (len >= 126) {
+            apr_size_t n = len == 126 ? 2 : 8;
+
+            for (len = 0, i = 0; i < n; ++i) {
+                len = (len << 8) | p[pos + 2 + i];
+            }
+            h += n;
+        }
+        if (rsv1) {
+            if (fresh) {
+                ck_assert_int_eq(inflateReset(z), Z_OK);
+            }
+            m = pmd_inflate(z, out->data + pos + h, (apr_size_t)len);
+            ck_assert_uint_ge(m->len, min);
+        }
+        else {
+            m = ws_test_buf_make();
+            ws_test_buf_add(m, out->data + pos + h, (apr_size_t)len);
+            ck_assert_uint_lt(m->len, min);
+        }
+        APR_ARRAY_PUSH(msgs, ws_test_buf_t *) = m;
+        pos += h + (apr_size_t)len;
+    }
+    return msgs;
+}
+
+/* ws_session_send() compresses (RFC 7692 §7.2.1): what it sends inflates
+ * back to the messages, short ones go uncompressed, with and without
+ * server_no_context_takeover, up to 1 MiB. */
+START_TEST(test_ws_session_pmd_send)
+{
+    static const apr_size_t lens[] = {
+        0, 5, 31, 32, 33, 100, 1000, 70000, 1 << 20, 100, 40
+    };
+    apr_size_t n = sizeof(lens) / sizeof(lens[0]);
+    int snct;
+
+    for (snct = 0; snct <= 1; ++snct) {
+        ws_test_buf_t **msgs = apr_pcalloc(ws_test_pool, n * sizeof(*msgs));
+        apr_array_header_t *got;
+        ws_test_rand_t rnd;
+        send_rec_t rec;
+        ws_session_t *s = rec_session(&rec);
+        apr_size_t i, total = 0, j;
+        z_stream z;
+
+        ck_assert_int_eq(ws_session_set_deflate(s, pmd_params(snct, 0)),
+                         APR_SUCCESS);
+        ws_test_rand_seed(&rnd, 17 + snct);
+        for (i = 0; i < n; ++i) {
+            char *data = apr_palloc(ws_test_pool, lens[i] + 1);
+
+            /* Words in random order: text that deflates well. */
+            for (j = 0; j < lens[i]; ++j) {
+                static const char *const words[] = {
+                    "websocket ", "deflate ", "apache ", "frame ", "window "
+                };
+                const char *w = words[ws_test_rand_next(&rnd) % 5];
+                apr_size_t k;
+
+                for (k = 0; w[k] && j < lens[i]; ++k, ++j) {
+                    data[j] = w[k];
+                }
+                --j;
+            }
+            msgs[i] = ws_test_buf_make();
+            ws_test_buf_add(msgs[i], data, lens[i]);
+            total += lens[i];
+            ck_assert_int_eq(ws_session_send(s, i % 2 ? WS_OP_BINARY
+                                                      : WS_OP_TEXT,
+                                             data, lens[i]), APR_SUCCESS);
+        }
+        ck_assert_int_eq(rec.calls, (int)n);
+        /* Repetitive data compresses well. */
+        ck_assert_uint_lt(rec.out->len, total / 2);
+        memset(&z, 0, sizeof(z));
+        ck_assert_int_eq(inflateInit2(&z, -15), Z_OK);
+        got = pmd_decode_sent(rec.out, &z, snct, 32);
+        inflateEnd(&z);
+        ck_assert_int_eq(got->nelts, (int)n);
+        for (i = 0; i < n; ++i) {
+            ws_test_buf_t *m = APR_ARRAY_IDX(got, i, ws_test_buf_t *);
+
+            ck_assert_uint_eq(m->len, msgs[i]->len);
+            ck_assert_mem_eq(m->data, msgs[i]->data, m->len);
+        }
+        /* The opcode is kept; control frames are never compressed. */
+        ck_assert_int_eq((unsigned char)rec.out->data[0],
+                         WS_FRAME_FIN | WS_OP_TEXT);
+        rec.out = ws_test_buf_make();
+        ck_assert_int_eq(ws_session_ping(s, msgs[8]->data, 100),
+                         APR_SUCCESS);
+        ck_assert_int_eq((unsigned char)rec.out->data[0],
+                         WS_FRAME_FIN | WS_OP_PING);
+        ck_assert_int_eq(ws_session_close(s, 1000, msgs[8]->data),
+                         APR_SUCCESS);
+        ck_assert_int_eq((unsigned char)rec.out->data[102],
+                         WS_FRAME_FIN | WS_OP_CLOSE);
+    }
+}
+END_TEST
+
+/* Sending from on_message while a compressed message is delivered: the
+ * two directions use separate streams and separate pools. */
+static apr_status_t echo_on_message(void *baton, ws_opcode_e op,
+                                    const char *data, apr_size_t len)
+{
+    send_rec_t *rec = baton;
+
+    rec->msgs++;
+    return ws_session_send(rec->session, op, data, len);
+}
+
+START_TEST(test_ws_session_pmd_echo)
+{
+    static const ws_session_callbacks_t cb = {
+        echo_on_message, NULL, rec_on_send
+    };
+    char text[300];
+    ws_test_buf_t *in = ws_test_buf_make();
+    apr_array_header_t *got;
+    send_rec_t rec;
+    z_stream zc, zs;
+    int i;
+
+    memset(&rec, 0, sizeof(rec));
+    rec.out = ws_test_buf_make();
+    ck_assert_int_eq(ws_session_create(&rec.session, ws_test_pool, NULL,
+                                       &cb, &rec), APR_SUCCESS);
+    ck_assert_int_eq(ws_session_set_deflate(rec.session, pmd_params(0, 0)),
+                     APR_SUCCESS);
+    memset(text, 'e', sizeof(text));
+    pmd_deflater(&zc, 15);
+    for (i = 0; i < 50; ++i) {
+        ws_test_buf_t *c;
+
+        text[i] = 'x';
+        c = pmd_compress(&zc, text, sizeof(text));
+        ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, c->data,
+                                c->len, ws_test_key, 0);
+    }
+    deflateEnd(&zc);
+    ck_assert_int_eq(ws_session_feed(rec.session, in->data, in->len),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rec.msgs, 50);
+    memset(&zs, 0, sizeof(zs));
+    ck_assert_int_eq(inflateInit2(&zs, -15), Z_OK);
+    got = pmd_decode_sent(rec.out, &zs, 0, 32);
+    inflateEnd(&zs);
+    ck_assert_int_eq(got->nelts, 50);
+    memset(text, 'e', sizeof(text));
+    for (i = 0; i < 50; ++i) {
+        ws_test_buf_t *m = APR_ARRAY_IDX(got, i, ws_test_buf_t *);
+
+        text[i] = 'x';
+        ck_assert_uint_eq(m->len, sizeof(text));
+        ck_assert_mem_eq(m->data, text, sizeof(text));
+    }
+}
+END_TEST
+
+START_TEST(test_ws_session_pmd_params)
+{
+    send_rec_t rec;
+    ws_session_t *s = rec_session(&rec);
+    ws_deflate_params_t dp = { 0, 0, 15, 15 };
+
+    dp.server_max_window_bits = 8;
+    ck_assert_int_eq(ws_session_set_deflate(s, &dp), APR_EINVAL);
+    dp.server_max_window_bits = 16;
+    ck_assert_int_eq(ws_session_set_deflate(s, &dp), APR_EINVAL);
+    dp.server_max_window_bits = 9;
+    dp.client_max_window_bits = 7;
+    ck_assert_int_eq(ws_session_set_deflate(s, &dp), APR_EINVAL);
+    dp.client_max_window_bits = 16;
+    ck_assert_int_eq(ws_session_set_deflate(s, &dp), APR_EINVAL);
+    /* A 9-bit window: what we send decodes with a 9-bit inflater. */
+    dp.client_max_window_bits = 8;
+    ck_assert_int_eq(ws_session_set_deflate(s, &dp), APR_SUCCESS);
+    {
+        char data[5000];
+        z_stream z;
+        apr_array_header_t *got;
+        int i;
+
+        for (i = 0; i < (int)sizeof(data); ++i) {
+            data[i] = (char)('a' + (i * 7) % 23);
+        }
+        ck_assert_int_eq(ws_session_send(s, WS_OP_BINARY, data,
+                                         sizeof(data)), APR_SUCCESS);
+        ck_assert_int_eq(ws_session_send(s, WS_OP_BINARY, data,
+                                         sizeof(data)), APR_SUCCESS);
+        memset(&z, 0, sizeof(z));
+        ck_assert_int_eq(inflateInit2(&z, -9), Z_OK);
+        got = pmd_decode_sent(rec.out, &z, 0, 32);
+        inflateEnd(&z);
+        ck_assert_int_eq(got->nelts, 2);
+        for (i = 0; i < 2; ++i) {
+            ws_test_buf_t *m = APR_ARRAY_IDX(got, i, ws_test_buf_t *);
+
+            ck_assert_uint_eq(m->len, sizeof(data));
+            ck_assert_mem_eq(m->data, data, sizeof(data));
+        }
+    }
+}
+END_TEST
+
 Suite *test_ws_session_suite(void)
 {
     Suite *s = suite_create("ws_session");
@@ -1328,6 +2082,21 @@ Suite *test_ws_session_suite(void)
     tcase_add_test(tc, test_ws_session_callback_status);
     tcase_add_test(tc, test_ws_session_close_from_callback);
     tcase_add_test(tc, test_ws_session_create_args);
+    suite_add_tcase(s, tc);
+
+    tc = ws_test_tcase("permessage_deflate");
+    tcase_add_test(tc, test_ws_session_pmd_rfc7692_hello);
+    tcase_add_test(tc, test_ws_session_pmd_rfc7692_context_takeover);
+    tcase_add_test(tc, test_ws_session_pmd_rfc7692_bfinal_and_empty);
+    tcase_add_test(tc, test_ws_session_pmd_zlib_messages);
+    tcase_add_test(tc, test_ws_session_pmd_rsv_rules);
+    tcase_add_test(tc, test_ws_session_pmd_corrupt);
+    tcase_add_test(tc, test_ws_session_pmd_bomb);
+    tcase_add_test(tc, test_ws_session_pmd_utf8_fail_fast);
+    tcase_add_test(tc, test_ws_session_pmd_closing_still_inflates);
+    tcase_add_test(tc, test_ws_session_pmd_send);
+    tcase_add_test(tc, test_ws_session_pmd_echo);
+    tcase_add_test(tc, test_ws_session_pmd_params);
     suite_add_tcase(s, tc);
     return s;
 }
