@@ -148,6 +148,7 @@ struct ws_session_t {
     z_stream *deflater;
     apr_pool_t *send_pool;      /* compressed output; cleared per send */
     int imsg_compressed;        /* the message's first frame had RSV1 */
+    int imsg_zdata;             /* it had compressed bytes at all */
     int imsg_zend;              /* its DEFLATE stream ended (BFINAL) */
     apr_size_t imsg_zpad;       /* bytes the client sent after that */
 
@@ -200,6 +201,7 @@ static void msg_reset(ws_session_t *session)
     session->imsg_tail = NULL;
     session->imsg_cur = NULL;
     session->imsg_compressed = 0;
+    session->imsg_zdata = 0;
     session->imsg_zend = 0;
     session->imsg_zpad = 0;
     if (session->imsg_alloced) {
@@ -570,6 +572,7 @@ static apr_status_t inflate_payload(ws_session_t *session, const char *data,
         n = ws_frame_read_payload(&session->fp, session->scratch,
                                   data + used, room);
         used += n;
+        session->imsg_zdata = 1;
         rv = inflate_bytes(session, session->scratch, n, 0);
         if (rv != APR_SUCCESS) {
             *pused = used;
@@ -587,6 +590,12 @@ static apr_status_t inflate_finish(ws_session_t *session)
     z_stream *z = session->inflater;
     apr_status_t rv;
 
+    /* An empty payload is an empty message (a sender flushing twice gets
+     * nothing from zlib); the tail alone would leave the inflater inside
+     * a stored block and break the next message. */
+    if (!session->imsg_zdata) {
+        return APR_SUCCESS;
+    }
     rv = inflate_bytes(session, WS_DEFLATE_TAIL, WS_DEFLATE_TAIL_LEN, 1);
     if (rv != APR_SUCCESS) {
         return rv;

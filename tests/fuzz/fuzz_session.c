@@ -653,7 +653,10 @@ static void fz_model(fz_run_t *m, apr_pool_t *p, const uint8_t *in,
                 const char *out = (const char *)msg;
                 apr_size_t out_len = msg_len;
 
-                if (msg_rsv1) {
+                if (msg_rsv1 && msg_len == 0) {
+                    out_len = 0;       /* an empty payload: no tail */
+                }
+                else if (msg_rsv1) {
                     out = fz_inflate(z, p, (const char *)msg, msg_len,
                                      &out_len);
                     FZ_CHECK(out != NULL);

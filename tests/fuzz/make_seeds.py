@@ -16,8 +16,10 @@ KEY = b'\x37\xfa\x21\x3d'
 
 # variant bits, as in fuzz_session.c
 LIM_TINY, LIM_NOFRAME, LIM_NOMSG = 1, 2, 3
-ECHO, CLOSE_IN_CB, CB_ERROR, NO_PONG_CB, SEND_ERROR, DIFF = \
+ECHO, CLOSE_IN_CB, CB_ERROR, DEFLATE, SEND_ERROR, DIFF = \
     0x04, 0x08, 0x10, 0x20, 0x40, 0x80
+# The byte after a first byte with DEFLATE: parameters, and on_pong NULL.
+PMD_NO_PONG = 0x80
 ACT_TEXT, ACT_BINARY, ACT_PING, ACT_CLOSE = 1, 2, 3, 4
 
 
@@ -139,10 +141,10 @@ def main(outdir):
           bytes([0]) + records(hello + close(1000),
                                [11, 255], {0: ACT_CLOSE | (1 << 3)}))
     write(outdir, 'seed-api-send-ping',
-          bytes([NO_PONG_CB]) + records(hello + frame(PONG, b'z'),
-                                        [4], {0: ACT_TEXT,
-                                              1: ACT_PING | (3 << 3),
-                                              2: ACT_BINARY | (5 << 3)}))
+          bytes([DEFLATE, PMD_NO_PONG]) + records(
+              hello + frame(PONG, b'z'),
+              [4], {0: ACT_TEXT, 1: ACT_PING | (3 << 3),
+                    2: ACT_BINARY | (5 << 3)}))
     write(outdir, 'seed-api-close-reason',
           bytes([0]) + records(frame(PING, b'a') + close(),
                                [7], {0: ACT_CLOSE | (3 << 3)}))

@@ -7,7 +7,8 @@ window and context takeover. Protocol violations fail the connection
 
 Locations (conf/270_deflate.conf): /pmd-echo (On), /pmd-w10 (window 10),
 /pmd-small (limit 10000), /pmd-merge (On, window 11) with /pmd-merge/inner
-(inherits) and /pmd-merge/off (Off). /echo has the default: Off.
+(inherits) and /pmd-merge/off (Off). /echo has the default: Off. Over
+HTTP/2 (RFC 8441) a server of its own (event and worker) serves /pmd-h2.
 """
 
 import functools
@@ -21,8 +22,10 @@ import pytest
 from websockets.extensions.permessage_deflate import \
     ClientPerMessageDeflateFactory
 
+from h2ws import H2WS
+from httpd import Httpd
 from wsraw import (OP_TEXT, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_CLOSE,
-                   RSV1, PerMessageDeflate, parse_extensions)
+                   RSV1, PerMessageDeflate, parse_extensions, build_frame)
 from wsit import (connect, assert_failed_with, assert_echoes, run, ws_client,
                   describe_mismatch)
 
@@ -296,6 +299,30 @@ def test_ws_270_02_websockets_concurrent(httpd):
             got.encode(), sent.encode())
 
 
+@pytest.mark.parametrize('lines,ok', [
+    (['WebSocketDeflate On', 'WebSocketDeflateWindowBits 9'], True),
+    (['WebSocketDeflate off', 'WebSocketDeflateWindowBits 15'], True),
+    (['WebSocketDeflate Maybe'], False),
+    (['WebSocketDeflateWindowBits 8'], False),
+    (['WebSocketDeflateWindowBits 16'], False),
+    (['WebSocketDeflateWindowBits 10abc'], False),
+    (['WebSocketDeflateWindowBits'], False)],
+    ids=['on-9', 'off-15', 'maybe', 'bits-8', 'bits-16', 'bits-suffix',
+         'bits-missing'])
+def test_ws_270_03_config(httpd, lines, ok):
+    """The directives' values are checked strictly by `apache2 -t`."""
+    conf = ('<Location /x>\n    WebSocketHandler echo\n'
+            + ''.join(f'    {line}\n' for line in lines) + '</Location>\n')
+    rc, out = httpd.configtest(conf)
+    if ok:
+        assert rc == 0, f'{lines}: apache2 -t refused:\n{out}'
+    else:
+        assert rc != 0 and 'Syntax OK' not in out, \
+            f'{lines}: apache2 -t accepted:\n{out}'
+        assert lines[0].split()[0] in out, \
+            f'{lines}: the message does not name the directive:\n{out}'
+
+
 # -- 2: negotiation -----------------------------------------------------------
 
 # (id, path, Sec-WebSocket-Extensions lines sent, the exact answer or None
@@ -405,15 +432,22 @@ def test_ws_270_10_negotiation(httpd, path, offer, expected):
 def test_ws_270_20_rfc_examples(httpd):
     """RFC 7692 §7.2.3.1 ("Hello" in one compressed block), §7.2.3.2 (the
     same again, one back-reference into the first message), §7.2.3.3 (a
-    stored block) and §7.2.3.5 (two blocks), masked, on one connection."""
+    stored block) and §7.2.3.5 (two blocks), masked, on one connection;
+    then empty messages (§7.2.3.6's single 0x00, and no payload at all,
+    what a sender gets from zlib when it flushes twice), after which the
+    context still works: §7.2.3.2's back-reference again."""
     with connect(httpd, '/pmd-echo', extensions=PMD) as ws:
         pmd = agreed(ws, 'RFC examples')
-        for section, hexa in [('7.2.3.1', 'f248cdc9c90700'),
-                              ('7.2.3.2', 'f200110000'),
-                              ('7.2.3.3', '000500faff48656c6c6f00'),
-                              ('7.2.3.5', 'f24805000000ffffcac9c90700')]:
+        for section, hexa, want in [
+                ('7.2.3.1', 'f248cdc9c90700', b'Hello'),
+                ('7.2.3.2', 'f200110000', b'Hello'),
+                ('7.2.3.3', '000500faff48656c6c6f00', b'Hello'),
+                ('7.2.3.5', 'f24805000000ffffcac9c90700', b'Hello'),
+                ('7.2.3.6', '00', b''),
+                ('an empty payload', '', b''),
+                ('7.2.3.2 after the empty ones', 'f200110000', b'Hello')]:
             ws.send_frame(OP_TEXT, bytes.fromhex(hexa), rsv=RSV1)
-            expect_echo(ws, pmd, OP_TEXT, b'Hello', f'RFC 7692 §{section}')
+            expect_echo(ws, pmd, OP_TEXT, want, f'RFC 7692 §{section}')
         assert ws.close() == (1000, b''), 'close after the RFC examples'
 
 
@@ -450,6 +484,7 @@ def test_ws_270_22_raw_echo(httpd, offer):
             (OP_TEXT, KOSME.encode() * 100), (OP_BINARY, os.urandom(65536)),
             (OP_TEXT, compressible(65536, 5)),
             (OP_TEXT, compressible(65536, 5)),     # again: takeover helps
+            (OP_TEXT, b''),                         # mid-stream: no payload
             (OP_BINARY, compressible(200000, 6))]
     with connect(httpd, '/pmd-echo', extensions=offer) as ws:
         pmd = agreed(ws, offer)
@@ -462,7 +497,14 @@ def test_ws_270_22_raw_echo(httpd, offer):
                     (f'{offer}: 64 KiB of compressible text came back '
                      f'{"with" if got.compressed else "without"} RSV1 in '
                      f'{got.wire} bytes')
-        assert ws.close() == (1000, b''), f'{offer}: close'
+        # control frames are never compressed: recv_message checks RSV
+        ws.send_frame(OP_PING, b'ping')
+        got = pmd.recv_message(ws)
+        assert got[:3] == (OP_PONG, b'ping', False), f'{offer}: {got!r}'
+        ws.send_frame(OP_CLOSE, b'\x03\xe8')
+        got = pmd.recv_message(ws)
+        assert got[:3] == (OP_CLOSE, b'\x03\xe8', False), \
+            f'{offer}: close reply {got!r}'
 
 
 def test_ws_270_23_uncompressed_between(httpd):
@@ -569,6 +611,49 @@ def test_ws_270_26_server_no_context_takeover_honoured(httpd):
             f'replies (compressed, wire size): {sizes}; 4 KiB of letters ' \
             f'should come back compressed, never as a reference to the last'
         assert ws.close() == (1000, b''), 'close'
+
+
+def rss_kib(httpd):
+    """Sum of VmRSS (KiB) over the server's children, by PID."""
+    total = {}
+    for pid in children(httpd.pid):
+        try:
+            with open(f'/proc/{pid}/status') as f:
+                m = re.search(r'^VmRSS:\s+(\d+) kB', f.read(), re.M)
+        except OSError:
+            continue
+        if m:
+            total[pid] = int(m.group(1))
+    return total
+
+
+def test_ws_270_27_no_leak(httpd):
+    """Compressing connections that end cleanly, by a TCP close after a
+    message and by a TCP close in the middle of a compressed message: the
+    zlib streams (hundreds of KiB each) go with the connection, so 150 of
+    them leave the children's memory where 30 left it."""
+    data = compressible(20000, 27)
+
+    def one(i):
+        with connect(httpd, '/pmd-echo', extensions=PMD) as ws:
+            pmd = agreed(ws, f'connection {i}')
+            send_compressed(ws, pmd, OP_TEXT, data)
+            expect_echo(ws, pmd, OP_TEXT, data, f'connection {i}')
+            if i % 3 == 0:
+                assert ws.close() == (1000, b''), f'connection {i}: close'
+            elif i % 3 == 2:
+                ws.send_frame(OP_TEXT, pmd.compress(data[:5000], fin=False),
+                              fin=False, rsv=RSV1)
+    for i in range(30):
+        one(i)
+    before = rss_kib(httpd)
+    for i in range(150):
+        one(i)
+    after = rss_kib(httpd)
+    grown = sum(after[pid] - before[pid] for pid in after if pid in before)
+    assert grown < 10 * 1024, \
+        (f'the children grew by {grown} KiB over 150 compressing '
+         f'connections: before {before}, after {after}')
 
 
 # -- 4: failures --------------------------------------------------------------
@@ -729,3 +814,91 @@ def test_ws_270_39_invalid_utf8_fail_fast(httpd):
                                             fin=False),
                       fin=False, rsv=RSV1)
     fail_case(httpd, send, 1007, 'invalid UTF-8 in an unfinished message')
+
+
+def _partial_frame(payload, n):
+    """A send(ws, pmd) that writes the header and the first n payload
+    bytes of a compressed text frame carrying ``payload``."""
+    def send(ws, pmd):
+        frame = build_frame(OP_TEXT, payload, rsv=RSV1)
+        ws.send_raw(frame[:len(frame) - len(payload) + n])
+    return send
+
+
+def _bomb_prefix():
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return c.compress(bytes(8 * 1000 * 1000)) + c.flush(zlib.Z_SYNC_FLUSH)
+
+
+def _bad_utf8_prefix():
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    head = c.compress(b'valid text, then \xff') + c.flush(zlib.Z_SYNC_FLUSH)
+    return head + c.compress(os.urandom(3000)) + c.flush(zlib.Z_SYNC_FLUSH)
+
+
+@pytest.mark.parametrize('what,payload,sent,code,path', [
+    ('zip bomb', _bomb_prefix(), 2000, 1009, '/pmd-small'),
+    ('invalid UTF-8', _bad_utf8_prefix(), 40, 1007, '/pmd-echo'),
+    ('corrupt data', b'\x00\x05\x00\x05\x00' + bytes(3000), 10, 1002,
+     '/pmd-echo')],
+    ids=['bomb', 'utf8', 'corrupt'])
+def test_ws_270_40_fail_fast_in_frame(httpd, what, payload, sent, code,
+                                      path):
+    """Compressed payload is inflated as it arrives, not when the frame is
+    complete: only the first bytes of one frame are sent, and they already
+    inflate past the limit, to invalid UTF-8, or not at all."""
+    assert len(payload) > sent + 100, f'{what}: test data too short'
+    fail_case(httpd, _partial_frame(payload, sent), code,
+              f'{what} in the first {sent} of {len(payload)} payload bytes',
+              path=path)
+
+
+# -- 5: over HTTP/2 (RFC 8441) ------------------------------------------------
+
+H2_CONF = '''
+LoadModule http2_module "/usr/lib/apache2/modules/mod_http2.so"
+Protocols h2c http/1.1
+H2Direct on
+H2WebSockets on
+<Location /pmd-h2>
+    WebSocketHandler echo
+    WebSocketDeflate On
+    WebSocketMaxMessageSize 10000
+</Location>
+'''
+
+
+@pytest.fixture(scope='module')
+def h2d(mpm, server_workdir):
+    """A server with h2c and WebSockets over HTTP/2 (not under prefork:
+    mod_http2 stays inactive there, AH10034)."""
+    if mpm == 'prefork':
+        pytest.skip('mod_http2 does not run under prefork (AH10034)')
+    h = Httpd(server_workdir(f'h2-pmd-{mpm}'), mpm=mpm, extra_conf=H2_CONF,
+              name=f'h2-pmd-{mpm}')
+    h.start()
+    yield h
+    h.stop()
+
+
+def test_ws_270_50_http2(h2d):
+    """RFC 8441 §5: Sec-WebSocket-Extensions rides on the extended CONNECT
+    and its 200 as on the upgrade: compressed echo, then a zip bomb fails
+    the WebSocket with 1009 and ends the stream."""
+    hdr = {'sec-websocket-extensions':
+           'permessage-deflate; server_max_window_bits=10'}
+    data = letters(2 * KiB, 50) * 4
+    with H2WS.connect('127.0.0.1', h2d.port, '/pmd-h2', headers=hdr) as ws:
+        assert ws.status == 200, f'RFC 8441: 200, got {ws.status}'
+        answer = ws.response_headers.get('sec-websocket-extensions')
+        assert answer == 'permessage-deflate; server_max_window_bits=10', \
+            f'over HTTP/2: Sec-WebSocket-Extensions {answer!r}'
+        pmd = agreed(ws, 'over HTTP/2')
+        for opcode in (OP_TEXT, OP_BINARY):
+            send_compressed(ws, pmd, opcode, data, parts=2)
+            got = expect_echo(ws, pmd, opcode, data, 'over HTTP/2')
+            assert got.compressed, 'over HTTP/2: reply not compressed'
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        ws.send_frame(OP_BINARY, c.compress(bytes(1000000))
+                      + c.flush(zlib.Z_SYNC_FLUSH), rsv=RSV1)
+        assert_failed_with(ws, 1009, 'zip bomb over HTTP/2')

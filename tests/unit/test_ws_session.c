@@ -1438,11 +1438,15 @@ START_TEST(test_ws_session_pmd_rfc7692_bfinal_and_empty)
                             ws_test_key, 0);
     ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, empty,
                             sizeof(empty), ws_test_key, 0);
+    /* An empty payload too, and the context is still intact after it. */
     ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_BINARY, "", 0,
                             ws_test_key, 0);
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, second,
+                            sizeof(second), ws_test_key, 0);
     r = run_pmd(in, pmd_params(0, 0), 0);
     assert_quiet_open(r);
-    ck_assert_int_eq(r->msgs->nelts, 5);
+    ck_assert_int_eq(r->msgs->nelts, 6);
+    ws_test_assert_msg(r, 5, WS_OP_TEXT, "Hello", 5);
     ws_test_assert_msg(r, 0, WS_OP_TEXT, "Hello", 5);
     ws_test_assert_msg(r, 1, WS_OP_TEXT, "Hello", 5);
     ws_test_assert_msg(r, 2, WS_OP_TEXT, "Hello", 5);
