@@ -26,7 +26,7 @@ def conformance_results(request, tmp_path_factory):
     if not results:
         return
     table = cases.format_table(results, 'mod_websocket conformance '
-                               '(Autobahn categories 1-7, 9, 10)')
+                               '(Autobahn categories 1-7, 9, 10, 12, 13)')
     outdir = os.environ.get('WS_REPORT_DIR') or str(
         tmp_path_factory.getbasetemp())
     os.makedirs(outdir, exist_ok=True)
