@@ -9,6 +9,7 @@
 #include "mws_handshake.h"
 #include "mws_conn.h"
 #include "mws_runner.h"
+#include "mws_io.h"
 
 /* Mark upgrade requests for our handler. Fixups run after every access
  * check (Require, auth, SSLRequire, per-dir rewrites), and after
@@ -60,12 +61,27 @@ static int mws_hook_handler(request_rec *r)
         r->status = HTTP_SWITCHING_PROTOCOLS;
         return OK;
     }
+    if (mws_io_can_adopt(r->connection)) {
+        /* The MPM lets go of the connection (its worker is free again), and
+         * an I/O thread takes it in the suspend_connection hook. */
+        mws_io_prepare(wc, r->connection);
+        return SUSPENDED;
+    }
     return mws_runner_block(wc, r->connection);
+}
+
+static int mws_hook_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp)
+{
+    mws_config_reset_globals();
+    return OK;
 }
 
 static void mws_register_hooks(apr_pool_t *p)
 {
+    ap_hook_pre_config(mws_hook_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     mws_runner_register_hooks(p);
+    mws_io_register_hooks(p);
     ap_hook_fixups(mws_hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mws_hook_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

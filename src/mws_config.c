@@ -26,6 +26,11 @@ void *mws_config_create_dir(apr_pool_t *p, char *dir)
     conf->max_frame = DEF_VAL;
     conf->deflate = DEF_VAL;
     conf->deflate_window_bits = DEF_VAL;
+    conf->max_pending = DEF_VAL;
+    conf->slow_consumer = DEF_VAL;
+    conf->idle_timeout = DEF_VAL;
+    conf->ping_interval = DEF_VAL;
+    conf->close_timeout = DEF_VAL;
     return conf;
 }
 
@@ -48,6 +53,11 @@ void *mws_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     conf->max_frame = MWS_MERGE(base, add, max_frame);
     conf->deflate = MWS_MERGE(base, add, deflate);
     conf->deflate_window_bits = MWS_MERGE(base, add, deflate_window_bits);
+    conf->max_pending = MWS_MERGE(base, add, max_pending);
+    conf->slow_consumer = MWS_MERGE(base, add, slow_consumer);
+    conf->idle_timeout = MWS_MERGE(base, add, idle_timeout);
+    conf->ping_interval = MWS_MERGE(base, add, ping_interval);
+    conf->close_timeout = MWS_MERGE(base, add, close_timeout);
     return conf;
 }
 
@@ -86,6 +96,50 @@ int mws_config_deflate_window_bits(const mws_dir_conf *conf)
 {
     return conf->deflate_window_bits == DEF_VAL
            ? MWS_DEFAULT_DEFLATE_WINDOW_BITS : conf->deflate_window_bits;
+}
+
+apr_off_t mws_config_max_pending(const mws_dir_conf *conf)
+{
+    return conf->max_pending == DEF_VAL ? MWS_DEFAULT_MAX_PENDING
+                                        : conf->max_pending;
+}
+
+mws_slow_consumer_e mws_config_slow_consumer(const mws_dir_conf *conf)
+{
+    return conf->slow_consumer == DEF_VAL ? MWS_SLOW_CLOSE
+                                          : conf->slow_consumer;
+}
+
+apr_interval_time_t mws_config_idle_timeout(const mws_dir_conf *conf)
+{
+    /* Off: a quiet WebSocket is normal (a dashboard waiting for pushes);
+     * dead peers are found by pings, or at worst by TCP keepalive. */
+    return conf->idle_timeout == DEF_VAL ? 0 : conf->idle_timeout;
+}
+
+apr_interval_time_t mws_config_ping_interval(const mws_dir_conf *conf)
+{
+    /* Off, as in most servers: a client that does not expect pings never
+     * sees one unless the administrator asks for them. */
+    return conf->ping_interval == DEF_VAL ? 0 : conf->ping_interval;
+}
+
+apr_interval_time_t mws_config_close_timeout(const mws_dir_conf *conf)
+{
+    return conf->close_timeout == DEF_VAL ? MWS_DEFAULT_CLOSE_TIMEOUT
+                                          : conf->close_timeout;
+}
+
+static int io_threads = MWS_DEFAULT_IO_THREADS;
+
+int mws_config_io_threads(void)
+{
+    return io_threads;
+}
+
+void mws_config_reset_globals(void)
+{
+    io_threads = MWS_DEFAULT_IO_THREADS;
 }
 
 const char *mws_config_origin_normalise(apr_pool_t *p, const char *origin)
@@ -274,6 +328,88 @@ static const char *mws_conf_set_deflate_window(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+static const char *mws_conf_set_max_pending(cmd_parms *cmd, void *dconf,
+                                            const char *arg)
+{
+    return parse_size(cmd, arg, &((mws_dir_conf *)dconf)->max_pending);
+}
+
+static const char *mws_conf_set_slow_consumer(cmd_parms *cmd, void *dconf,
+                                              const char *arg)
+{
+    mws_dir_conf *conf = dconf;
+
+    if (!strcasecmp(arg, "close")) {
+        conf->slow_consumer = MWS_SLOW_CLOSE;
+    }
+    else if (!strcasecmp(arg, "drop")) {
+        conf->slow_consumer = MWS_SLOW_DROP;
+    }
+    else {
+        return "WebSocketSlowConsumer must be close or drop";
+    }
+    return NULL;
+}
+
+/* Durations as httpd's own timeouts take them: seconds, or with a unit
+ * ("500ms", "2s", "5min"); 0 turns the timer off where @a zero_ok. */
+static const char *parse_duration(cmd_parms *cmd, const char *arg,
+                                  int zero_ok, apr_interval_time_t *pt)
+{
+    apr_interval_time_t t;
+
+    if (!apr_isdigit(*arg)
+        || ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS
+        || t < 0 || (t == 0 && !zero_ok) || t > apr_time_from_sec(86400)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a duration: give "
+                            "seconds%s up to a day, or a number with ms, s, "
+                            "min or h (e.g. 500ms)", cmd->cmd->name, arg,
+                            zero_ok ? " (0 for none)" : "");
+    }
+    *pt = t;
+    return NULL;
+}
+
+static const char *mws_conf_set_idle_timeout(cmd_parms *cmd, void *dconf,
+                                             const char *arg)
+{
+    return parse_duration(cmd, arg, 1,
+                          &((mws_dir_conf *)dconf)->idle_timeout);
+}
+
+static const char *mws_conf_set_ping_interval(cmd_parms *cmd, void *dconf,
+                                              const char *arg)
+{
+    return parse_duration(cmd, arg, 1,
+                          &((mws_dir_conf *)dconf)->ping_interval);
+}
+
+static const char *mws_conf_set_close_timeout(cmd_parms *cmd, void *dconf,
+                                              const char *arg)
+{
+    return parse_duration(cmd, arg, 0,
+                          &((mws_dir_conf *)dconf)->close_timeout);
+}
+
+static const char *mws_conf_set_io_threads(cmd_parms *cmd, void *dconf,
+                                           const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    apr_int64_t n;
+
+    if (err) {
+        return err;
+    }
+    n = apr_strtoi64(arg, &end, 10);
+    if (!apr_isdigit(*arg) || *end || n < 1 || n > MWS_MAX_IO_THREADS) {
+        return apr_psprintf(cmd->pool, "WebSocketIOThreads must be a number "
+                            "from 1 to %d", MWS_MAX_IO_THREADS);
+    }
+    io_threads = (int)n;
+    return NULL;
+}
+
 const command_rec mws_config_cmds[] = {
     AP_INIT_TAKE1("WebSocketHandler", mws_conf_set_handler, NULL,
                   RSRC_CONF | ACCESS_CONF,
@@ -303,5 +439,31 @@ const command_rec mws_config_cmds[] = {
                   NULL, RSRC_CONF | ACCESS_CONF,
                   "9 to 15 (default): the LZ77 window our compressor uses; "
                   "smaller saves memory per WebSocket"),
+    AP_INIT_TAKE1("WebSocketMaxPendingOutput", mws_conf_set_max_pending,
+                  NULL, RSRC_CONF | ACCESS_CONF,
+                  "unsent bytes per WebSocket (K/M/G allowed; default 1M) "
+                  "above which its client is not read and pushes to it "
+                  "follow WebSocketSlowConsumer"),
+    AP_INIT_TAKE1("WebSocketSlowConsumer", mws_conf_set_slow_consumer, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "close (default: close with 1008) or drop (drop the "
+                  "message): what a push to a WebSocket over "
+                  "WebSocketMaxPendingOutput does"),
+    AP_INIT_TAKE1("WebSocketIdleTimeout", mws_conf_set_idle_timeout, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "close with 1001 a WebSocket with no message either way "
+                  "for this long (seconds or e.g. 500ms; default 0: never)"),
+    AP_INIT_TAKE1("WebSocketPingInterval", mws_conf_set_ping_interval, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "ping a client silent for this long, and drop it if it "
+                  "stays silent as long again (default 0: no pings)"),
+    AP_INIT_TAKE1("WebSocketCloseTimeout", mws_conf_set_close_timeout, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "how long to wait for the client's close frame after "
+                  "sending ours (default 5s)"),
+    AP_INIT_TAKE1("WebSocketIOThreads", mws_conf_set_io_threads, NULL,
+                  RSRC_CONF,
+                  "threads per child process that own the WebSockets under "
+                  "the event MPM (default 1)"),
     { NULL }
 };

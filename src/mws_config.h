@@ -13,6 +13,11 @@ typedef enum {
     MWS_ORIGIN_OFF         /* no check */
 } mws_origin_check_e;
 
+typedef enum {
+    MWS_SLOW_CLOSE,        /* close the connection with 1008 (default) */
+    MWS_SLOW_DROP          /* drop the message */
+} mws_slow_consumer_e;
+
 typedef struct mws_dir_conf {
     const char *handler_name;           /* NULL: unset */
     const websocket_handler *handler;   /* the provider of that name */
@@ -22,11 +27,20 @@ typedef struct mws_dir_conf {
     apr_off_t max_frame;                /* -1: unset */
     int deflate;                        /* permessage-deflate; -1: unset */
     int deflate_window_bits;            /* 9..15; -1: unset */
+    apr_off_t max_pending;              /* -1: unset */
+    int slow_consumer;                  /* mws_slow_consumer_e or -1 */
+    apr_interval_time_t idle_timeout;   /* 0: off; -1: unset */
+    apr_interval_time_t ping_interval;  /* 0: off; -1: unset */
+    apr_interval_time_t close_timeout;  /* -1: unset */
 } mws_dir_conf;
 
 /* Defaults. */
 #define MWS_DEFAULT_MAX_MESSAGE (16 * 1024 * 1024)
 #define MWS_DEFAULT_DEFLATE_WINDOW_BITS 15
+#define MWS_DEFAULT_MAX_PENDING (1024 * 1024)
+#define MWS_DEFAULT_CLOSE_TIMEOUT apr_time_from_sec(5)
+#define MWS_DEFAULT_IO_THREADS 1
+#define MWS_MAX_IO_THREADS 64
 
 void *mws_config_create_dir(apr_pool_t *p, char *dir);
 void *mws_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
@@ -41,6 +55,17 @@ apr_off_t mws_config_max_frame(const mws_dir_conf *conf);
 mws_origin_check_e mws_config_origin_check(const mws_dir_conf *conf);
 int mws_config_deflate(const mws_dir_conf *conf);
 int mws_config_deflate_window_bits(const mws_dir_conf *conf);
+apr_off_t mws_config_max_pending(const mws_dir_conf *conf);
+mws_slow_consumer_e mws_config_slow_consumer(const mws_dir_conf *conf);
+apr_interval_time_t mws_config_idle_timeout(const mws_dir_conf *conf);
+apr_interval_time_t mws_config_ping_interval(const mws_dir_conf *conf);
+apr_interval_time_t mws_config_close_timeout(const mws_dir_conf *conf);
+
+/** WebSocketIOThreads: I/O threads per child for the async runner. */
+int mws_config_io_threads(void);
+
+/** Forget the last configuration's global settings (pre_config). */
+void mws_config_reset_globals(void);
 
 /**
  * Normalise an origin "scheme://host[:port]" for comparison: lower-case

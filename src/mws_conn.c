@@ -22,13 +22,6 @@
  * FlushMaxThreshold (64 KiB) even with TLS record overhead, so the core
  * never blocks to flush them. */
 #define MWS_WRITE_CHUNK (32 * 1024)
-/* Output not yet handed to the core above which we stop reading the
- * client: an echo client that does not read slows itself down. */
-#define MWS_OUT_HIGH_WATER (256 * 1024)
-/* Bytes other threads may have queued for one WebSocket. */
-#define MWS_OUTQ_LIMIT (16 * 1024 * 1024)
-/* How long we wait for the peer's close frame after sending ours. */
-#define MWS_CLOSE_TIMEOUT apr_time_from_sec(5)
 
 struct mws_conn {
     websocket_conn_t pub;           /* what the handler sees */
@@ -41,14 +34,21 @@ struct mws_conn {
     apr_bucket_brigade *bb_out;     /* frames not yet passed to c's filters */
     apr_bucket_brigade *bb_tmp;
     apr_os_thread_t owner;
+    apr_off_t max_pending;          /* stop reading at this much unsent */
+    apr_interval_time_t idle_timeout, ping_interval, close_timeout;
     apr_time_t started;
+    apr_time_t last_rx;             /* bytes last came from the client */
+    apr_time_t last_msg;            /* a message last went either way */
+    apr_time_t ping_sent;           /* our unanswered ping, or 0 */
     apr_time_t close_deadline;      /* 0 until we send a close frame */
     apr_off_t bytes_in, bytes_out;
     apr_off_t msgs_in, msgs_out;
     apr_off_t out_len;              /* bytes in bb_out */
     unsigned int opened : 1;        /* the handler's open was called */
+    unsigned int pumping : 1;       /* inside mws_conn_pump() */
     unsigned int want_write : 1;    /* the core holds unsent bytes */
     unsigned int lost : 1;          /* the client's TCP side is gone */
+    unsigned int timed_out : 1;     /* given up on the client */
     unsigned int upgrade_eos : 1;   /* HTTP/2's "no body" EOS is behind us */
     unsigned int finished : 1;
 };
@@ -63,6 +63,7 @@ static apr_status_t conn_on_message(void *baton, ws_opcode_e op,
     mws_conn *wc = baton;
 
     ++wc->msgs_in;
+    wc->last_msg = apr_time_now();
     ap_log_cerror(APLOG_MARK, APLOG_TRACE3, 0, wc->c,
                   MWS_CONN_FMT "message in: %s, %" APR_SIZE_T_FMT " bytes",
                   wc->pub.id, op == WS_OP_TEXT ? "text" : "binary", len);
@@ -97,9 +98,14 @@ static const ws_session_callbacks_t conn_callbacks = {
 
 /* ---- the handler's calls ---------------------------------------------- */
 
-static int on_owner_thread(mws_conn *wc)
+/* Sends from the thread running this connection's pump (a handler answering
+ * in its callback) go straight to the engine; all others, including sends
+ * to another connection owned by the same I/O thread, go through the queue,
+ * which wakes that connection's pump and applies the slow-consumer policy. */
+static int in_own_pump(mws_conn *wc)
 {
-    return apr_os_thread_equal(apr_os_thread_current(), wc->owner);
+    return apr_os_thread_equal(apr_os_thread_current(), wc->owner)
+           && wc->pumping;
 }
 
 static apr_status_t engine_status(apr_status_t rv)
@@ -115,11 +121,9 @@ static apr_status_t conn_send(websocket_conn_t *pub, websocket_type_e type,
     if (type != WEBSOCKET_TEXT && type != WEBSOCKET_BINARY) {
         return APR_EINVAL;
     }
-    if (on_owner_thread(wc)) {
-        if (wc->finished) {
-            return APR_EOF;
-        }
+    if (in_own_pump(wc)) {
         ++wc->msgs_out;
+        wc->last_msg = apr_time_now();
         return engine_status(ws_session_send(wc->session, (ws_opcode_e)type,
                                              data, len));
     }
@@ -134,10 +138,7 @@ static apr_status_t conn_ping(websocket_conn_t *pub, const void *data,
     if (len > WS_MAX_CTRL_PAYLOAD) {
         return APR_EINVAL;
     }
-    if (on_owner_thread(wc)) {
-        if (wc->finished) {
-            return APR_EOF;
-        }
+    if (in_own_pump(wc)) {
         return engine_status(ws_session_ping(wc->session, data, len));
     }
     return mws_outq_push(wc->outq, MWS_OUTQ_PING, 0, data, len);
@@ -154,11 +155,11 @@ static apr_status_t conn_close(websocket_conn_t *pub, int code,
     if (!ws_close_code_is_valid(code)) {
         return APR_EINVAL;
     }
-    if (on_owner_thread(wc)) {
-        if (wc->finished || ws_session_state(wc->session) != WS_STATE_OPEN) {
+    if (in_own_pump(wc)) {
+        if (ws_session_state(wc->session) != WS_STATE_OPEN) {
             return APR_EOF;
         }
-        mws_conn_close(wc, code, reason, MWS_CLOSE_TIMEOUT);
+        mws_conn_close(wc, code, reason, wc->close_timeout);
         return APR_SUCCESS;
     }
     return mws_outq_push(wc->outq, MWS_OUTQ_CLOSE, code, reason,
@@ -194,6 +195,11 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
     ap_remove_output_filter_byhandle(c->output_filters,
                                      "SSL/TLS Coalescing Filter");
     c->keepalive = AP_CONN_CLOSE;
+    if (!c->master) {
+        /* A peer that vanished without a FIN is found by the kernel at
+         * last, even with WebSocketPingInterval off. */
+        apr_socket_opt_set(ap_get_conn_socket(c), APR_SO_KEEPALIVE, 1);
+    }
 
     if ((rv = apr_pool_create(&pool, c->pool)) != APR_SUCCESS) {
         return rv;
@@ -210,7 +216,11 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
     wc->r = r;
     wc->handler = handler;
     wc->owner = apr_os_thread_current();
-    wc->started = apr_time_now();
+    wc->max_pending = mws_config_max_pending(conf);
+    wc->idle_timeout = mws_config_idle_timeout(conf);
+    wc->ping_interval = mws_config_ping_interval(conf);
+    wc->close_timeout = mws_config_close_timeout(conf);
+    wc->started = wc->last_rx = wc->last_msg = apr_time_now();
     wc->bb_in = apr_brigade_create(pool, c->bucket_alloc);
     wc->bb_out = apr_brigade_create(pool, c->bucket_alloc);
     wc->bb_tmp = apr_brigade_create(pool, c->bucket_alloc);
@@ -222,13 +232,15 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
         || (hs->extensions
             && (rv = ws_session_set_deflate(wc->session, &hs->deflate))
                != APR_SUCCESS)
-        || (rv = mws_outq_create(&wc->outq, pool, MWS_OUTQ_LIMIT))
-           != APR_SUCCESS) {
+        || (rv = mws_outq_create(&wc->outq, pool,
+                                 (apr_size_t)wc->max_pending,
+                                 mws_config_slow_consumer(conf)
+                                 == MWS_SLOW_DROP)) != APR_SUCCESS) {
         return rv;
     }
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, WSLOGNO(00005)
                   MWS_CONN_FMT "open: %s handler %s%s%s%s%s", wc->pub.id,
-                  r->uri, mws_config_get(r)->handler_name,
+                  r->uri, conf->handler_name,
                   hs->protocol ? ", subprotocol " : "",
                   hs->protocol ? hs->protocol : "",
                   hs->extensions ? ", " : "",
@@ -242,15 +254,23 @@ mws_outq *mws_conn_outq(mws_conn *wc)
     return wc->outq;
 }
 
+request_rec *mws_conn_request(mws_conn *wc)
+{
+    return wc->r;
+}
+
 void mws_conn_close(mws_conn *wc, int code, const char *reason,
                     apr_interval_time_t timeout)
 {
-    if (ws_session_state(wc->session) != WS_STATE_OPEN) {
-        return;
+    apr_time_t deadline = apr_time_now() + timeout;
+
+    if (ws_session_state(wc->session) == WS_STATE_OPEN) {
+        ws_session_close(wc->session, code, reason);
     }
-    ws_session_close(wc->session, code, reason);
-    if (ws_session_state(wc->session) == WS_STATE_CLOSING) {
-        wc->close_deadline = apr_time_now() + timeout;
+    /* A closing WebSocket only gets shorter deadlines: a stopping child
+     * cuts short a close handshake already under way. */
+    if (!wc->close_deadline || deadline < wc->close_deadline) {
+        wc->close_deadline = deadline;
     }
 }
 
@@ -275,14 +295,16 @@ static void log_feed_status(mws_conn *wc, apr_status_t rv)
 }
 
 /* Read until the filters have nothing more (empty brigade = EAGAIN): TLS
- * and the core may hold bytes the socket will never signal again. */
+ * and the core may hold bytes the socket will never signal again. Stop at
+ * the pending-output mark: a client that does not read its answers is not
+ * read either. */
 static void read_input(mws_conn *wc)
 {
     conn_rec *c = wc->c;
     apr_bucket *b;
     apr_status_t rv;
 
-    while (wc->out_len < MWS_OUT_HIGH_WATER
+    while (wc->out_len < wc->max_pending
            && ws_session_state(wc->session) != WS_STATE_CLOSED) {
         rv = ap_get_brigade(c->input_filters, wc->bb_in, AP_MODE_READBYTES,
                             APR_NONBLOCK_READ, MWS_READ_SIZE);
@@ -296,6 +318,7 @@ static void read_input(mws_conn *wc)
             wc->lost = 1;
             return;
         }
+        wc->last_rx = apr_time_now();
         for (b = APR_BRIGADE_FIRST(wc->bb_in);
              b != APR_BRIGADE_SENTINEL(wc->bb_in);
              b = APR_BUCKET_NEXT(b)) {
@@ -339,22 +362,34 @@ static void read_input(mws_conn *wc)
 static void drain_outq(mws_conn *wc)
 {
     mws_outq_item *item;
+    int overflow;
 
-    for (item = mws_outq_take(wc->outq); item; item = item->next) {
+    for (item = mws_outq_take(wc->outq, &overflow); item; item = item->next) {
         switch (item->kind) {
         case MWS_OUTQ_TEXT:
         case MWS_OUTQ_BINARY:
-            ++wc->msgs_out;
-            ws_session_send(wc->session, (ws_opcode_e)item->kind,
-                            item->data, item->len);
+            if (ws_session_send(wc->session, (ws_opcode_e)item->kind,
+                                item->data, item->len) == APR_SUCCESS) {
+                ++wc->msgs_out;
+                wc->last_msg = apr_time_now();
+            }
             break;
         case MWS_OUTQ_PING:
             ws_session_ping(wc->session, item->data, item->len);
             break;
         case MWS_OUTQ_CLOSE:
-            mws_conn_close(wc, item->code, item->data, MWS_CLOSE_TIMEOUT);
+            mws_conn_close(wc, item->code, item->data, wc->close_timeout);
             break;
         }
+    }
+    mws_outq_release(wc->outq);
+    if (overflow && ws_session_state(wc->session) == WS_STATE_OPEN) {
+        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, wc->c, WSLOGNO(00016)
+                      MWS_CONN_FMT "client %s reads too slowly: over %"
+                      APR_OFF_T_FMT " bytes pending; closed with 1008",
+                      wc->pub.id, wc->c->client_ip, wc->max_pending);
+        mws_conn_close(wc, WS_CLOSE_POLICY, "slow consumer",
+                       wc->close_timeout);
     }
 }
 
@@ -419,12 +454,68 @@ static void write_output(mws_conn *wc)
     }
 }
 
+static void deadline_min(apr_time_t *pdeadline, apr_time_t t)
+{
+    if (!*pdeadline || t < *pdeadline) {
+        *pdeadline = t;
+    }
+}
+
+/* The timers of an open WebSocket: the idle timeout, and pings to a
+ * silent client, which must answer (or say anything) before the next
+ * one is due. */
+static void run_timers(mws_conn *wc, apr_time_t now, apr_time_t *pdeadline)
+{
+    if (wc->idle_timeout) {
+        if (now - wc->last_msg >= wc->idle_timeout) {
+            ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, wc->c, WSLOGNO(00017)
+                          MWS_CONN_FMT "no message for %" APR_TIME_T_FMT
+                          " ms (WebSocketIdleTimeout): closing", wc->pub.id,
+                          apr_time_as_msec(now - wc->last_msg));
+            mws_conn_close(wc, WS_CLOSE_GOING_AWAY, "idle timeout",
+                           wc->close_timeout);
+            return;
+        }
+        deadline_min(pdeadline, wc->last_msg + wc->idle_timeout);
+    }
+    if (!wc->ping_interval) {
+        return;
+    }
+    if (wc->ping_sent && wc->last_rx >= wc->ping_sent) {
+        wc->ping_sent = 0;
+    }
+    if (wc->ping_sent) {
+        if (now - wc->ping_sent >= wc->ping_interval) {
+            /* Most likely gone without a FIN: a last close frame, no wait;
+             * the handler sees 1006, as no close frame came back. */
+            ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, wc->c, WSLOGNO(00018)
+                          MWS_CONN_FMT "client %s did not answer a ping in %"
+                          APR_TIME_T_FMT " ms: dropped", wc->pub.id,
+                          wc->c->client_ip,
+                          apr_time_as_msec(wc->ping_interval));
+            mws_conn_close(wc, WS_CLOSE_GOING_AWAY, "ping timeout", 0);
+            wc->timed_out = 1;
+            return;
+        }
+        deadline_min(pdeadline, wc->ping_sent + wc->ping_interval);
+    }
+    else if (now - wc->last_rx >= wc->ping_interval) {
+        ws_session_ping(wc->session, NULL, 0);
+        wc->ping_sent = now;
+        deadline_min(pdeadline, now + wc->ping_interval);
+    }
+    else {
+        deadline_min(pdeadline, wc->last_rx + wc->ping_interval);
+    }
+}
+
 apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
-                           apr_interval_time_t *ptimeout)
+                           apr_time_t *pdeadline)
 {
     ws_state_e state;
-    apr_time_t now;
+    apr_time_t now, deadline = 0;
 
+    wc->pumping = 1;
     if (!wc->opened) {
         /* The first round runs on the thread that owns the connection from
          * now on: the handler's open and every callback run there. */
@@ -435,38 +526,49 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
                           MWS_CONN_FMT "handler %s failed to open",
                           wc->pub.id, mws_config_get(wc->r)->handler_name);
             mws_conn_close(wc, WS_CLOSE_INTERNAL_ERROR, "",
-                           MWS_CLOSE_TIMEOUT);
+                           wc->close_timeout);
         }
     }
     read_input(wc);
     if (!wc->lost) {
+        now = apr_time_now();
+        if (ws_session_state(wc->session) == WS_STATE_OPEN) {
+            run_timers(wc, now, &deadline);
+        }
         drain_outq(wc);
         write_output(wc);
     }
+    wc->pumping = 0;
     if (wc->lost) {
         return APR_EOF;
     }
+    mws_outq_set_backlog(wc->outq, (apr_size_t)wc->out_len);
 
     state = ws_session_state(wc->session);
     if (state == WS_STATE_CLOSED && !wc->want_write
         && APR_BRIGADE_EMPTY(wc->bb_out)) {
         return APR_EOF;
     }
+    if (state != WS_STATE_OPEN && !wc->close_deadline) {
+        /* The client closed or broke the protocol: what we still send
+         * (the close frame at least) gets as long as a close handshake. */
+        wc->close_deadline = apr_time_now() + wc->close_timeout;
+    }
     *preqevents = wc->want_write ? APR_POLLOUT : 0;
-    if (state != WS_STATE_CLOSED && wc->out_len < MWS_OUT_HIGH_WATER) {
+    if (state != WS_STATE_CLOSED && wc->out_len < wc->max_pending) {
         *preqevents |= APR_POLLIN;
     }
-    *ptimeout = -1;
     if (wc->close_deadline) {
-        now = apr_time_now();
-        if (now >= wc->close_deadline) {
+        if (apr_time_now() >= wc->close_deadline) {
             ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, wc->c, WSLOGNO(00009)
                           MWS_CONN_FMT "no close frame from the client in "
                           "time", wc->pub.id);
+            wc->timed_out = 1;
             return APR_EOF;
         }
-        *ptimeout = wc->close_deadline - now;
+        deadline = wc->close_deadline;
     }
+    *pdeadline = deadline;
     return APR_SUCCESS;
 }
 
@@ -474,31 +576,39 @@ void mws_conn_finish(mws_conn *wc)
 {
     int code = ws_session_close_code(wc->session);
     const char *reason = ws_session_close_reason(wc->session);
+    apr_size_t dropped;
 
     if (wc->finished) {
         return;
     }
     wc->finished = 1;
-    mws_outq_shut(wc->outq);
-    if (code == 0 || (wc->lost && ws_session_state(wc->session)
-                                  != WS_STATE_CLOSED)) {
-        /* RFC 6455 §7.1.5: closed without a close frame. */
+    dropped = mws_outq_shut(wc->outq);
+    if (code == 0 || ws_session_state(wc->session) != WS_STATE_CLOSED) {
+        /* RFC 6455 §7.1.5: closed without receiving a close frame. */
         code = WS_CLOSE_ABNORMAL;
         reason = "";
+    }
+    if (wc->lost || (wc->timed_out && (wc->want_write
+                                       || !APR_BRIGADE_EMPTY(wc->bb_out)))) {
+        /* What is still unsent would never be read: httpd must not wait
+         * to flush it when it closes the connection. */
+        wc->c->aborted = 1;
     }
     if (wc->opened && wc->handler->close) {
         wc->handler->close(&wc->pub, code, reason);
     }
     /* The access log line of the upgrade request, written when the request
-     * ends (now), shows 101, the WebSocket's duration and its bytes. */
+     * ends, shows 101, the WebSocket's duration and its bytes. */
     wc->r->status = HTTP_SWITCHING_PROTOCOLS;
     wc->r->sent_bodyct = 1;
     wc->r->bytes_sent = wc->bytes_out;
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, wc->c, WSLOGNO(00010)
                   MWS_CONN_FMT "closed: code %d, %" APR_TIME_T_FMT " ms, "
                   "in %" APR_OFF_T_FMT " bytes/%" APR_OFF_T_FMT " messages, "
-                  "out %" APR_OFF_T_FMT " bytes/%" APR_OFF_T_FMT " messages",
+                  "out %" APR_OFF_T_FMT " bytes/%" APR_OFF_T_FMT " messages, "
+                  "%" APR_SIZE_T_FMT " pushes dropped",
                   wc->pub.id, code,
                   apr_time_as_msec(apr_time_now() - wc->started),
-                  wc->bytes_in, wc->msgs_in, wc->bytes_out, wc->msgs_out);
+                  wc->bytes_in, wc->msgs_in, wc->bytes_out, wc->msgs_out,
+                  dropped);
 }

@@ -25,28 +25,37 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
 /** The queue other threads push to; its waker belongs to the runner. */
 mws_outq *mws_conn_outq(mws_conn *wc);
 
+/** The upgrade request, alive until the WebSocket is logged. */
+request_rec *mws_conn_request(mws_conn *wc);
+
 /**
  * One round of the pump: read the client until EAGAIN and feed the
- * engine (which runs the handler's callbacks), send what other threads
- * queued, and write without blocking.
+ * engine (which runs the handler's callbacks), run the timers (idle,
+ * ping), send what other threads queued, and write without blocking.
+ * Call it when the connection's descriptor is ready, when its queue's
+ * waker fired, and at the deadline; an extra call is harmless.
  * @param preqevents what to poll the connection for next (APR_POLLIN,
  *                   APR_POLLOUT, both or none)
- * @param ptimeout   the longest to wait before the next round (-1: none)
+ * @param pdeadline  when to run the next round at the latest (0: no
+ *                   deadline)
  * @return APR_SUCCESS to go on, APR_EOF when the WebSocket is over and
  *         mws_conn_finish() is due.
  */
 apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
-                           apr_interval_time_t *ptimeout);
+                           apr_time_t *pdeadline);
 
 /**
  * Finish the WebSocket: tell the handler (close callback, exactly once),
  * record what the access log shows (status 101, bytes), log the close.
+ * If output was left unsent, the connection is marked aborted so that
+ * closing it does not wait to flush.
  */
 void mws_conn_finish(mws_conn *wc);
 
 /**
  * Begin the closing handshake from the glue (owner thread): send a close
- * frame and wait at most @a timeout for the client's.
+ * frame and wait at most @a timeout for the client's. On a WebSocket
+ * already closing, only shortens the wait.
  */
 void mws_conn_close(mws_conn *wc, int code, const char *reason,
                     apr_interval_time_t timeout);

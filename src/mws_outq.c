@@ -1,58 +1,58 @@
 /* mws_outq.c: the cross-thread send queue: copy under a small lock, wake the owner, never wait for the write. */
 #include <apr_allocator.h>
+#include <apr_atomic.h>
 #include <apr_thread_mutex.h>
 
 #include "mws_outq.h"
 
-/* Senders copy into one pool while the owner drains the other: the two
- * swap in mws_outq_take(). Each pool has its own allocator, so the one
- * being filled (under the lock) and the one being cleared (by the owner,
- * unlocked) never share allocator state. */
+/* Senders copy into one pool while the owner sends from the other. Both
+ * are unmanaged pools with their own allocators, made on the first push
+ * after a take and destroyed once sent, so an idle WebSocket keeps no
+ * queue memory, and senders (under the lock) and the owner (unlocked)
+ * never share allocator state. */
 struct mws_outq {
     apr_thread_mutex_t *lock;
     apr_pool_t *filling;        /* senders allocate here, under lock */
-    apr_pool_t *draining;       /* the owner's, holds the last take */
+    apr_pool_t *taken;          /* the owner's: holds the last take */
     mws_outq_item *head, **tail;
     apr_size_t queued, limit;
+    apr_uint32_t backlog;       /* the owner's unsent bytes (atomic) */
+    apr_size_t dropped;
+    int drop;
+    int overflow;               /* a push was refused (close mode) */
     int woken;                  /* a wakeup is on its way */
     int shut;
     mws_outq_wake_fn *wake;
     void *baton;
 };
 
-static apr_status_t outq_pool_create(apr_pool_t **pp, apr_pool_t *parent)
+static apr_status_t outq_cleanup(void *baton)
 {
-    apr_allocator_t *allocator;
-    apr_status_t rv;
+    mws_outq *q = baton;
 
-    if ((rv = apr_allocator_create(&allocator)) != APR_SUCCESS) {
-        return rv;
+    if (q->filling) {
+        apr_pool_destroy(q->filling);
     }
-    /* Give memory back after a burst instead of keeping the peak. */
-    apr_allocator_max_free_set(allocator, 64 * 1024);
-    rv = apr_pool_create_ex(pp, parent, NULL, allocator);
-    if (rv != APR_SUCCESS) {
-        apr_allocator_destroy(allocator);
-        return rv;
+    if (q->taken) {
+        apr_pool_destroy(q->taken);
     }
-    apr_allocator_owner_set(allocator, *pp);
-    apr_pool_tag(*pp, "mws_outq");
     return APR_SUCCESS;
 }
 
-apr_status_t mws_outq_create(mws_outq **pq, apr_pool_t *p, apr_size_t limit)
+apr_status_t mws_outq_create(mws_outq **pq, apr_pool_t *p, apr_size_t limit,
+                             int drop)
 {
     mws_outq *q = apr_pcalloc(p, sizeof(*q));
     apr_status_t rv;
 
-    if ((rv = apr_thread_mutex_create(&q->lock, APR_THREAD_MUTEX_DEFAULT,
-                                      p)) != APR_SUCCESS
-        || (rv = outq_pool_create(&q->filling, p)) != APR_SUCCESS
-        || (rv = outq_pool_create(&q->draining, p)) != APR_SUCCESS) {
+    rv = apr_thread_mutex_create(&q->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    if (rv != APR_SUCCESS) {
         return rv;
     }
     q->tail = &q->head;
     q->limit = limit;
+    q->drop = drop;
+    apr_pool_cleanup_register(p, q, outq_cleanup, apr_pool_cleanup_null);
     *pq = q;
     return APR_SUCCESS;
 }
@@ -63,19 +63,46 @@ void mws_outq_set_waker(mws_outq *q, mws_outq_wake_fn *wake, void *baton)
     q->baton = baton;
 }
 
+void mws_outq_set_backlog(mws_outq *q, apr_size_t bytes)
+{
+    apr_atomic_set32(&q->backlog, bytes > APR_UINT32_MAX ? APR_UINT32_MAX
+                                                         : (apr_uint32_t)bytes);
+}
+
+/* Under the lock. */
+static int outq_over_limit(mws_outq *q)
+{
+    apr_size_t pending = q->queued + apr_atomic_read32(&q->backlog);
+
+    /* Refused only once at the mark, so one message of any size still
+     * goes to a connection that keeps up. */
+    return pending >= q->limit;
+}
+
 apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
                            const void *data, apr_size_t len)
 {
     mws_outq_item *item;
-    int wake = 0;
     apr_status_t rv = APR_SUCCESS;
 
     apr_thread_mutex_lock(q->lock);
     if (q->shut) {
         rv = APR_EOF;
     }
-    else if (len > q->limit - q->queued) {
+    else if (kind != MWS_OUTQ_CLOSE && outq_over_limit(q)) {
         rv = APR_ENOSPC;
+        if (q->drop) {
+            ++q->dropped;
+        }
+        else if (!q->overflow) {
+            q->overflow = 1;
+            goto wake;
+        }
+    }
+    else if (!q->filling
+             && (rv = apr_pool_create_unmanaged_ex(&q->filling, NULL, NULL))
+                != APR_SUCCESS) {
+        q->filling = NULL;
     }
     else if (!(item = apr_palloc(q->filling, sizeof(*item) + len))) {
         rv = APR_ENOMEM;
@@ -92,24 +119,25 @@ apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
         *q->tail = item;
         q->tail = &item->next;
         q->queued += len;
-        wake = !q->woken;
-        q->woken = 1;
+        goto wake;
     }
     apr_thread_mutex_unlock(q->lock);
+    return rv;
 
-    if (wake && q->wake) {
+wake:
+    /* Woken under the lock, so that no wakeup can follow mws_outq_shut()
+     * and reach an owner that has forgotten this connection. */
+    if (!q->woken && q->wake) {
+        q->woken = 1;
         q->wake(q->baton);
     }
+    apr_thread_mutex_unlock(q->lock);
     return rv;
 }
 
-mws_outq_item *mws_outq_take(mws_outq *q)
+mws_outq_item *mws_outq_take(mws_outq *q, int *poverflow)
 {
     mws_outq_item *items;
-    apr_pool_t *drained = q->draining;
-
-    /* The previous take has been written: its memory can go. */
-    apr_pool_clear(drained);
 
     apr_thread_mutex_lock(q->lock);
     items = q->head;
@@ -117,15 +145,29 @@ mws_outq_item *mws_outq_take(mws_outq *q)
     q->tail = &q->head;
     q->queued = 0;
     q->woken = 0;
-    q->draining = q->filling;
-    q->filling = drained;
+    *poverflow = q->overflow;
+    q->overflow = 0;
+    q->taken = q->filling;
+    q->filling = NULL;
     apr_thread_mutex_unlock(q->lock);
     return items;
 }
 
-void mws_outq_shut(mws_outq *q)
+void mws_outq_release(mws_outq *q)
 {
+    if (q->taken) {
+        apr_pool_destroy(q->taken);
+        q->taken = NULL;
+    }
+}
+
+apr_size_t mws_outq_shut(mws_outq *q)
+{
+    apr_size_t dropped;
+
     apr_thread_mutex_lock(q->lock);
     q->shut = 1;
+    dropped = q->dropped;
     apr_thread_mutex_unlock(q->lock);
+    return dropped;
 }

@@ -21,35 +21,51 @@ typedef struct mws_outq_item {
 
 typedef struct mws_outq mws_outq;
 
-/** Wakes the thread that owns the connection; called with no lock held. */
+/** Wakes the thread that owns the connection; called under the queue's
+ *  lock, so it must not call back into the queue. */
 typedef void mws_outq_wake_fn(void *baton);
 
 /**
- * Create the queue of one connection (owner thread).
- * @param limit  most bytes queued at once; pushes past it fail
+ * Create the queue of one connection (owner thread). It holds no memory
+ * while it is empty.
+ * @param limit  the connection's pending output (queued here plus the
+ *               owner's backlog) at or above which pushes are refused
+ * @param drop   refused pushes are dropped (1) or mark the queue overflowed,
+ *               which the owner learns from mws_outq_take() (0)
  */
-apr_status_t mws_outq_create(mws_outq **pq, apr_pool_t *p, apr_size_t limit);
+apr_status_t mws_outq_create(mws_outq **pq, apr_pool_t *p, apr_size_t limit,
+                             int drop);
 
 /** Set who is woken by a push (owner thread, before any other thread can
  *  push); NULL wakes nobody. */
 void mws_outq_set_waker(mws_outq *q, mws_outq_wake_fn *wake, void *baton);
 
+/** Tell pushers how many bytes the owner holds unsent (owner thread). */
+void mws_outq_set_backlog(mws_outq *q, apr_size_t bytes);
+
 /**
  * Queue a copy of @a data (any thread) and wake the owner, unless a wakeup
  * is already on its way.
- * @return APR_SUCCESS, APR_EOF after mws_outq_shut(), APR_ENOSPC over the
- *         limit, or an allocation failure.
+ * @return APR_SUCCESS, APR_EOF after mws_outq_shut(), APR_ENOSPC while the
+ *         pending output is at the limit (a slow consumer), or an
+ *         allocation failure.
  */
 apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
                            const void *data, apr_size_t len);
 
 /**
- * Take everything queued so far, oldest first (owner thread). The items
- * stay valid until the next call of mws_outq_take(); NULL if none.
+ * Take everything queued so far, oldest first (owner thread); NULL if
+ * none. The items stay valid until mws_outq_release().
+ * @param poverflow set to 1 if a push was refused since the last take and
+ *                  the queue is not in drop mode: the owner should close
  */
-mws_outq_item *mws_outq_take(mws_outq *q);
+mws_outq_item *mws_outq_take(mws_outq *q, int *poverflow);
 
-/** Refuse every later push with APR_EOF (owner thread). */
-void mws_outq_shut(mws_outq *q);
+/** Free what the last mws_outq_take() returned (owner thread). */
+void mws_outq_release(mws_outq *q);
+
+/** Refuse every later push with APR_EOF (owner thread); after it returns
+ *  no push wakes the owner any more. @return the pushes dropped. */
+apr_size_t mws_outq_shut(mws_outq *q);
 
 #endif /* MWS_OUTQ_H */

@@ -71,6 +71,7 @@ int mws_runner_block(mws_conn *wc, conn_rec *c)
     apr_pollfd_t pfd;
     const apr_pollfd_t *signalled;
     apr_int16_t events, polled = 0;
+    apr_time_t deadline;
     apr_interval_time_t timeout;
     apr_int32_t n;
     apr_status_t rv;
@@ -101,7 +102,7 @@ int mws_runner_block(mws_conn *wc, conn_rec *c)
             mws_conn_close(wc, WS_CLOSE_GOING_AWAY, "server stopping",
                            MWS_STOP_CLOSE_TIMEOUT);
         }
-        if (mws_conn_pump(wc, &events, &timeout) != APR_SUCCESS) {
+        if (mws_conn_pump(wc, &events, &deadline) != APR_SUCCESS) {
             break;
         }
         if (events != polled) {
@@ -113,6 +114,13 @@ int mws_runner_block(mws_conn *wc, conn_rec *c)
                 apr_pollset_add(entry.pollset, &pfd);
             }
             polled = events;
+        }
+        timeout = -1;
+        if (deadline) {
+            timeout = deadline - apr_time_now();
+            if (timeout < 0) {
+                timeout = 0;
+            }
         }
         rv = apr_pollset_poll(entry.pollset, timeout, &n, &signalled);
         if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)

@@ -1,0 +1,569 @@
+/* mws_io.c: the async runner: per-child I/O threads own suspended WebSockets under the event MPM, so an idle one costs no thread. */
+#include <apr_atomic.h>
+#include <apr_poll.h>
+#include <apr_ring.h>
+#include <apr_skiplist.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
+#include <httpd.h>
+#include <ap_mpm.h>
+#include <http_config.h>
+#include <http_connection.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_main.h>
+#include <http_request.h>
+#include <mpm_common.h>
+#include <util_cfgtree.h>
+#include <util_filter.h>
+
+#include "ws.h"
+#include "mws_private.h"
+#include "mws_config.h"
+#include "mws_io.h"
+
+/* A closed connection's pool (the MPM's ptrans) is destroyed this long
+ * after its close: never in the loop turn that adopted it, as the worker
+ * that suspended it may still be on its way out of the MPM, and late
+ * enough for the client to see our FIN before the descriptor goes. */
+#define MWS_IO_REAP_DELAY apr_time_from_msec(100)
+/* How long a gracefully stopping child waits for the clients' close
+ * frames. */
+#define MWS_IO_STOP_CLOSE_TIMEOUT apr_time_from_sec(1)
+/* Connections per child below which the event MPM's admission limit is
+ * worth a warning. */
+#define MWS_IO_LOW_CAP 1000
+/* Events one poll returns at most; more wait for the next turn. */
+#define MWS_IO_POLL_BATCH 1024
+
+typedef struct mws_io mws_io;
+typedef struct mws_io_conn mws_io_conn;
+
+/* One WebSocket owned by an I/O thread, allocated from its c->pool. */
+struct mws_io_conn {
+    APR_RING_ENTRY(mws_io_conn) link;   /* io->conns, then io->graveyard */
+    APR_RING_ENTRY(mws_io_conn) wlink;  /* io->woken, under io->lock */
+    mws_io *io;
+    mws_conn *wc;
+    conn_rec *c;
+    apr_pollfd_t pfd;                   /* reqevents 0: not in the pollset */
+    apr_time_t timer_at;                /* in io->timers at this time, or 0 */
+    apr_time_t closed_at;
+    unsigned int woken : 1;             /* on io->woken (under io->lock) */
+    unsigned int adopted : 1;
+    unsigned int closed : 1;
+};
+
+APR_RING_HEAD(mws_io_list, mws_io_conn);
+
+struct mws_io {
+    apr_thread_t *thread;
+    apr_pollset_t *pollset;
+    apr_thread_mutex_t *lock;
+    /* under lock */
+    struct mws_io_list woken;           /* new, or with queued sends */
+    int signalled;                      /* a wakeup is pending */
+    int stopping;                       /* the child is stopping */
+    int quit;                           /* the child is exiting: now */
+    /* the thread's own */
+    struct mws_io_list conns;
+    struct mws_io_list graveyard;       /* closed, oldest first */
+    apr_skiplist *timers;               /* mws_io_conn by timer_at */
+    int stop_sent;                      /* conns were told 1001 */
+    apr_uint32_t count;                 /* atomic: conns owned */
+};
+
+static struct {
+    mws_io *threads;
+    int n;                              /* 0: not the event MPM */
+} ios;
+
+/* ---- hand-over from other threads ------------------------------------- */
+
+/* Put @a ioc on its thread's woken list and make sure the thread looks:
+ * called with the connection's queue locked (mws_outq's waker), or by the
+ * suspend_connection hook. */
+static void io_wake(void *baton)
+{
+    mws_io_conn *ioc = baton;
+    mws_io *io = ioc->io;
+
+    apr_thread_mutex_lock(io->lock);
+    if (!ioc->woken) {
+        ioc->woken = 1;
+        APR_RING_INSERT_TAIL(&io->woken, ioc, mws_io_conn, wlink);
+    }
+    if (!io->signalled) {
+        io->signalled = 1;
+        apr_pollset_wakeup(io->pollset);
+    }
+    apr_thread_mutex_unlock(io->lock);
+}
+
+static mws_io_conn *io_next_woken(mws_io *io)
+{
+    mws_io_conn *ioc = NULL;
+
+    apr_thread_mutex_lock(io->lock);
+    io->signalled = 0;
+    if (!APR_RING_EMPTY(&io->woken, mws_io_conn, wlink)) {
+        ioc = APR_RING_FIRST(&io->woken);
+        APR_RING_REMOVE(ioc, wlink);
+        ioc->woken = 0;
+    }
+    apr_thread_mutex_unlock(io->lock);
+    return ioc;
+}
+
+int mws_io_can_adopt(conn_rec *c)
+{
+    return ios.n && c->cs && !c->master && !c->clogging_input_filters
+           && !c->aborted;
+}
+
+void mws_io_prepare(mws_conn *wc, conn_rec *c)
+{
+    mws_io_conn *ioc = apr_pcalloc(c->pool, sizeof(*ioc));
+    mws_io *io = &ios.threads[0];
+    int i;
+
+    /* The least busy thread. */
+    for (i = 1; i < ios.n; ++i) {
+        if (apr_atomic_read32(&ios.threads[i].count)
+            < apr_atomic_read32(&io->count)) {
+            io = &ios.threads[i];
+        }
+    }
+    ioc->io = io;
+    ioc->wc = wc;
+    ioc->c = c;
+    ap_get_pollfd_from_conn(c, &ioc->pfd, NULL);
+    ioc->pfd.reqevents = 0;
+    ioc->pfd.client_data = ioc;
+    APR_RING_ELEM_INIT(ioc, link);
+    APR_RING_ELEM_INIT(ioc, wlink);
+    mws_outq_set_waker(mws_conn_outq(wc), io_wake, ioc);
+    ap_set_module_config(c->conn_config, &websocket_module, ioc);
+}
+
+/* The MPM is done with the connection (suspended_count counts it): only
+ * now may another thread own it. */
+static void mws_io_hook_suspend_connection(conn_rec *c, request_rec *r)
+{
+    mws_io_conn *ioc = ap_get_module_config(c->conn_config,
+                                            &websocket_module);
+
+    if (!ioc) {
+        return;
+    }
+    ap_set_module_config(c->conn_config, &websocket_module, NULL);
+    /* The worker clears it too on its way out; nothing of ours reads it. */
+    c->sbh = NULL;
+    io_wake(ioc);
+}
+
+/* ---- the I/O thread ----------------------------------------------------- */
+
+static int io_timer_cmp(void *a, void *b)
+{
+    const mws_io_conn *x = a, *y = b;
+
+    if (x->timer_at != y->timer_at) {
+        return x->timer_at < y->timer_at ? -1 : 1;
+    }
+    return x == y ? 0 : (x < y ? -1 : 1);
+}
+
+/* Timers are lazy: a later deadline leaves the earlier entry in place (it
+ * fires, the pump finds nothing due and says when to come back), so busy
+ * connections do not reshuffle the skiplist on every message. */
+static void io_set_timer(mws_io *io, mws_io_conn *ioc, apr_time_t deadline)
+{
+    if (!deadline || (ioc->timer_at && ioc->timer_at <= deadline)) {
+        return;
+    }
+    if (ioc->timer_at) {
+        apr_skiplist_remove_compare(io->timers, ioc, NULL, io_timer_cmp);
+    }
+    ioc->timer_at = deadline;
+    apr_skiplist_insert(io->timers, ioc);
+}
+
+static apr_status_t io_poll_for(mws_io *io, mws_io_conn *ioc,
+                                apr_int16_t events)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    if (events == ioc->pfd.reqevents) {
+        return APR_SUCCESS;
+    }
+    if (ioc->pfd.reqevents) {
+        apr_pollset_remove(io->pollset, &ioc->pfd);
+    }
+    ioc->pfd.reqevents = events;
+    if (events && (rv = apr_pollset_add(io->pollset, &ioc->pfd))
+                  != APR_SUCCESS) {
+        ioc->pfd.reqevents = 0;
+    }
+    return rv;
+}
+
+/* End the request as httpd would have, had the handler not suspended it:
+ * the EOR bucket logs it (one access-log line per WebSocket) and frees
+ * r->pool once the core has written what precedes it; then the lingering
+ * close sends what the filters hold (TLS close_notify) and our FIN. Output
+ * is drained or abandoned by now (mws_conn_finish()), so neither blocks.
+ * Not ap_process_request_after_handler(): it would change c->cs->state,
+ * which must stay SUSPENDED until c->pool is destroyed. */
+static void io_end_request(mws_io_conn *ioc)
+{
+    conn_rec *c = ioc->c;
+    apr_bucket_brigade *bb = apr_brigade_create(c->pool, c->bucket_alloc);
+
+    APR_BRIGADE_INSERT_TAIL(bb, ap_bucket_eor_create(
+                                    c->bucket_alloc,
+                                    mws_conn_request(ioc->wc)));
+    ap_pass_brigade(c->output_filters, bb);
+    ap_start_lingering_close(c);
+}
+
+static void io_close(mws_io *io, mws_io_conn *ioc)
+{
+    ioc->closed = 1;
+    io_poll_for(io, ioc, 0);
+    if (ioc->timer_at) {
+        apr_skiplist_remove_compare(io->timers, ioc, NULL, io_timer_cmp);
+        ioc->timer_at = 0;
+    }
+    /* After this no sender wakes us for it (mws_outq_shut()). */
+    mws_conn_finish(ioc->wc);
+    apr_thread_mutex_lock(io->lock);
+    if (ioc->woken) {
+        APR_RING_REMOVE(ioc, wlink);
+        ioc->woken = 0;
+    }
+    apr_thread_mutex_unlock(io->lock);
+    io_end_request(ioc);
+
+    APR_RING_REMOVE(ioc, link);
+    ioc->closed_at = apr_time_now();
+    APR_RING_INSERT_TAIL(&io->graveyard, ioc, mws_io_conn, link);
+    apr_atomic_dec32(&io->count);
+}
+
+/* One round of a connection's pump, and what it wants next. */
+static void io_run(mws_io *io, mws_io_conn *ioc)
+{
+    apr_int16_t events;
+    apr_time_t deadline;
+    apr_status_t rv;
+
+    if (ioc->closed) {
+        return;
+    }
+    if (mws_conn_pump(ioc->wc, &events, &deadline) != APR_SUCCESS) {
+        io_close(io, ioc);
+        return;
+    }
+    if ((rv = io_poll_for(io, ioc, events)) != APR_SUCCESS) {
+        ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, ioc->c, WSLOGNO(00019)
+                      "cannot poll a WebSocket's connection: closing it");
+        mws_conn_close(ioc->wc, WS_CLOSE_INTERNAL_ERROR, "", 0);
+        io_close(io, ioc);
+        return;
+    }
+    io_set_timer(io, ioc, deadline);
+}
+
+/* RFC 6455 §7.4.1: 1001, the server is going away. A child that exits now
+ * does not wait for the answers. */
+static void io_say_goodbye(mws_io *io, mws_io_conn *ioc, int quit)
+{
+    mws_conn_close(ioc->wc, WS_CLOSE_GOING_AWAY, "server stopping",
+                   quit ? 0 : MWS_IO_STOP_CLOSE_TIMEOUT);
+    io_run(io, ioc);
+}
+
+static void io_adopt(mws_io *io, mws_io_conn *ioc, int stopping, int quit)
+{
+    ioc->adopted = 1;
+    /* Filters that care (mod_ssl's, mod_http2's) see who runs them now. */
+    ioc->c->current_thread = io->thread;
+    APR_RING_INSERT_TAIL(&io->conns, ioc, mws_io_conn, link);
+    apr_atomic_inc32(&io->count);
+    io_run(io, ioc);
+    if (stopping) {
+        io_say_goodbye(io, ioc, quit);
+    }
+}
+
+static void io_run_timers(mws_io *io)
+{
+    apr_time_t now = apr_time_now();
+    mws_io_conn *ioc;
+
+    while ((ioc = apr_skiplist_peek(io->timers)) && ioc->timer_at <= now) {
+        apr_skiplist_pop(io->timers, NULL);
+        ioc->timer_at = 0;
+        io_run(io, ioc);
+    }
+}
+
+/* Destroy the pools of connections closed long enough ago (all of them
+ * when the child exits): this closes the socket and tells the MPM, which
+ * counts the connection until then. */
+static void io_reap(mws_io *io, int quit)
+{
+    apr_time_t now = apr_time_now();
+    mws_io_conn *ioc;
+
+    while (!APR_RING_EMPTY(&io->graveyard, mws_io_conn, link)) {
+        ioc = APR_RING_FIRST(&io->graveyard);
+        if (!quit && now - ioc->closed_at < MWS_IO_REAP_DELAY) {
+            break;
+        }
+        APR_RING_REMOVE(ioc, link);
+        apr_pool_destroy(ioc->c->pool);
+    }
+}
+
+static apr_interval_time_t io_poll_timeout(mws_io *io)
+{
+    mws_io_conn *ioc;
+    apr_time_t next = 0, now;
+
+    if ((ioc = apr_skiplist_peek(io->timers))) {
+        next = ioc->timer_at;
+    }
+    if (!APR_RING_EMPTY(&io->graveyard, mws_io_conn, link)) {
+        apr_time_t reap = APR_RING_FIRST(&io->graveyard)->closed_at
+                          + MWS_IO_REAP_DELAY;
+        if (!next || reap < next) {
+            next = reap;
+        }
+    }
+    if (!next) {
+        return -1;
+    }
+    now = apr_time_now();
+    return next > now ? next - now : 0;
+}
+
+static void *APR_THREAD_FUNC io_main(apr_thread_t *thread, void *baton)
+{
+    mws_io *io = baton;
+    const apr_pollfd_t *ready;
+    mws_io_conn *ioc;
+    apr_int32_t n, i;
+    int stopping, quit;
+    apr_status_t rv;
+
+    for (;;) {
+        apr_thread_mutex_lock(io->lock);
+        stopping = io->stopping;
+        quit = io->quit;
+        apr_thread_mutex_unlock(io->lock);
+
+        while ((ioc = io_next_woken(io))) {
+            if (!ioc->adopted) {
+                io_adopt(io, ioc, stopping, quit);
+            }
+            else {
+                io_run(io, ioc);
+            }
+        }
+        if (stopping && io->stop_sent < 1 + quit) {
+            mws_io_conn *next;
+
+            io->stop_sent = 1 + quit;
+            for (ioc = APR_RING_FIRST(&io->conns);
+                 ioc != APR_RING_SENTINEL(&io->conns, mws_io_conn, link);
+                 ioc = next) {
+                next = APR_RING_NEXT(ioc, link);
+                io_say_goodbye(io, ioc, quit);
+            }
+        }
+        io_run_timers(io);
+        io_reap(io, quit);
+        if (quit && APR_RING_EMPTY(&io->conns, mws_io_conn, link)
+            && APR_RING_EMPTY(&io->graveyard, mws_io_conn, link)) {
+            break;
+        }
+
+        rv = apr_pollset_poll(io->pollset, io_poll_timeout(io), &n, &ready);
+        if (rv != APR_SUCCESS) {
+            if (!APR_STATUS_IS_EINTR(rv) && !APR_STATUS_IS_TIMEUP(rv)) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, rv, ap_server_conf,
+                             WSLOGNO(00020) "polling WebSockets failed");
+                apr_sleep(apr_time_from_msec(10));
+            }
+            continue;
+        }
+        for (i = 0; i < n; ++i) {
+            io_run(io, ready[i].client_data);
+        }
+    }
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+/* ---- the MPM's limits ----------------------------------------------------- */
+
+/* The last value of a global directive, wherever sections put it. */
+static const char *find_directive(const ap_directive_t *d, const char *name)
+{
+    const char *found = NULL, *inner;
+
+    for (; d; d = d->next) {
+        if (!strcasecmp(d->directive, name)) {
+            found = d->args;
+        }
+        else if (d->first_child && d->directive[0] == '<'
+                 && strncasecmp(d->directive, "<VirtualHost", 12)
+                 && (inner = find_directive(d->first_child, name))) {
+            found = inner;
+        }
+    }
+    return found;
+}
+
+/* The event MPM stops accepting in a child once its connections reach
+ * about ThreadsPerChild + idle workers x AsyncRequestWorkerFactor, and each
+ * suspended WebSocket is one of them: the defaults (2) cap a child at a
+ * few dozen WebSockets, far below what its I/O threads can hold. */
+static int mws_io_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                   apr_pool_t *ptemp, server_rec *s)
+{
+    int async = 0, threads = 0;
+    double factor = 2.0;            /* the event MPM's default */
+    const char *arg;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
+        || ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async
+        || ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS) {
+        return OK;
+    }
+    if ((arg = find_directive(ap_conftree, "AsyncRequestWorkerFactor"))) {
+        factor = atof(arg);
+    }
+    if (threads * (1.0 + factor) < MWS_IO_LOW_CAP) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, WSLOGNO(00022)
+                     "the event MPM takes about %d connections per child "
+                     "(ThreadsPerChild %d x (1 + AsyncRequestWorkerFactor "
+                     "%g)) and every open WebSocket is one: for many "
+                     "WebSockets raise AsyncRequestWorkerFactor (to %d for "
+                     "%d per child)", (int)(threads * (1.0 + factor)),
+                     threads, factor, MWS_IO_LOW_CAP / threads,
+                     MWS_IO_LOW_CAP);
+    }
+    if (ap_max_requests_per_child) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, WSLOGNO(00023)
+                     "MaxConnectionsPerChild %d: a child is replaced after "
+                     "that many connections and its open WebSockets are "
+                     "closed with 1001; set it to 0 on a WebSocket server",
+                     ap_max_requests_per_child);
+    }
+    return OK;
+}
+
+/* ---- the child's life --------------------------------------------------- */
+
+static void io_signal_all(int quit)
+{
+    int i;
+
+    for (i = 0; i < ios.n; ++i) {
+        mws_io *io = &ios.threads[i];
+
+        apr_thread_mutex_lock(io->lock);
+        io->stopping = 1;
+        io->quit |= quit;
+        if (!io->signalled) {
+            io->signalled = 1;
+            apr_pollset_wakeup(io->pollset);
+        }
+        apr_thread_mutex_unlock(io->lock);
+    }
+}
+
+/* Graceful restart and stop wait for every connection, and suspended ones
+ * only end when we end them: say goodbye to all, so old children exit.
+ * Runs in the child's main thread or its listener (event MPM). */
+static void mws_io_hook_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    io_signal_all(!graceful);
+}
+
+/* Before pchild's subpools (our threads' pools) go: end every WebSocket
+ * now and join the threads. */
+static apr_status_t io_child_exit(void *data)
+{
+    apr_status_t rv;
+    int i;
+
+    io_signal_all(1);
+    for (i = 0; i < ios.n; ++i) {
+        if (ios.threads[i].thread) {
+            apr_thread_join(&rv, ios.threads[i].thread);
+        }
+    }
+    ios.n = 0;
+    return APR_SUCCESS;
+}
+
+static apr_status_t io_create(mws_io *io, apr_pool_t *pchild)
+{
+    apr_pool_t *p;
+    apr_status_t rv;
+
+    if ((rv = apr_pool_create(&p, pchild)) != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_tag(p, "mws_io");
+    APR_RING_INIT(&io->woken, mws_io_conn, wlink);
+    APR_RING_INIT(&io->conns, mws_io_conn, link);
+    APR_RING_INIT(&io->graveyard, mws_io_conn, link);
+    if ((rv = apr_thread_mutex_create(&io->lock, APR_THREAD_MUTEX_DEFAULT,
+                                      p)) != APR_SUCCESS
+        || (rv = apr_pollset_create(&io->pollset, MWS_IO_POLL_BATCH, p,
+                                    APR_POLLSET_WAKEABLE
+                                    | APR_POLLSET_NOCOPY)) != APR_SUCCESS
+        || (rv = apr_skiplist_init(&io->timers, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    apr_skiplist_set_compare(io->timers, io_timer_cmp, io_timer_cmp);
+    return apr_thread_create(&io->thread, NULL, io_main, io, p);
+}
+
+static void mws_io_hook_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    int async = 0, i;
+    apr_status_t rv;
+
+    ios.n = 0;
+    if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async) {
+        return;
+    }
+    ios.threads = apr_pcalloc(pchild, mws_config_io_threads()
+                                      * sizeof(*ios.threads));
+    apr_pool_pre_cleanup_register(pchild, NULL, io_child_exit);
+    for (i = 0; i < mws_config_io_threads(); ++i) {
+        if ((rv = io_create(&ios.threads[i], pchild)) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, WSLOGNO(00021)
+                         "cannot start a WebSocket I/O thread: WebSockets "
+                         "will hold a request thread each");
+            break;
+        }
+        ios.n = i + 1;
+    }
+}
+
+void mws_io_register_hooks(apr_pool_t *p)
+{
+    ap_hook_post_config(mws_io_hook_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(mws_io_hook_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_suspend_connection(mws_io_hook_suspend_connection, NULL, NULL,
+                               APR_HOOK_MIDDLE);
+    ap_hook_child_stopping(mws_io_hook_child_stopping, NULL, NULL,
+                           APR_HOOK_MIDDLE);
+}
