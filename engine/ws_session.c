@@ -107,7 +107,9 @@ struct ws_chunk_t {
 
 struct ws_session_t {
     apr_pool_t *pool;
-    apr_pool_t *msg_pool;       /* message buffers; cleared per message */
+    apr_pool_t *msg_pool;       /* message buffers; cleared per message,
+                                 * made when first needed, destroyed by
+                                 * ws_session_trim() */
     ws_limits_t limits;
     const ws_session_callbacks_t *cb;
     void *baton;
@@ -167,7 +169,6 @@ apr_status_t ws_session_create(ws_session_t **psession, apr_pool_t *p,
                                const ws_session_callbacks_t *cb, void *baton)
 {
     ws_session_t *session;
-    apr_status_t rv;
 
     *psession = NULL;
     if (!cb || !cb->on_message || !cb->on_send) {
@@ -175,11 +176,6 @@ apr_status_t ws_session_create(ws_session_t **psession, apr_pool_t *p,
     }
     session = apr_pcalloc(p, sizeof(*session));
     session->pool = p;
-    rv = apr_pool_create(&session->msg_pool, p);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    apr_pool_tag(session->msg_pool, "ws_msg");
     if (limits) {
         session->limits = *limits;
     }
@@ -290,16 +286,30 @@ static apr_status_t fail_too_big(ws_session_t *session, const char *why)
     return session_fail(session, WS_ETOOBIG, WS_CLOSE_TOO_BIG, why);
 }
 
+/* Memory for the message being received, or NULL. */
+static void *msg_alloc(ws_session_t *session, apr_size_t size)
+{
+    if (!session->msg_pool) {
+        if (apr_pool_create(&session->msg_pool, session->pool)
+            != APR_SUCCESS) {
+            session->msg_pool = NULL;
+            return NULL;
+        }
+        apr_pool_tag(session->msg_pool, "ws_msg");
+    }
+    session->imsg_alloced = 1;
+    return apr_palloc(session->msg_pool, size);
+}
+
 /* Allocate a buffer of @a cap bytes plus the '\0' that delivery adds. */
 static ws_chunk_t *chunk_alloc(ws_session_t *session, apr_size_t cap)
 {
     ws_chunk_t *chunk;
 
-    chunk = apr_palloc(session->msg_pool, sizeof(*chunk) + cap + 1);
+    chunk = msg_alloc(session, sizeof(*chunk) + cap + 1);
     if (!chunk) {
         return NULL;
     }
-    session->imsg_alloced = 1;
     chunk->next = NULL;
     chunk->data = (char *)(chunk + 1);
     chunk->len = 0;
@@ -352,12 +362,11 @@ static apr_status_t msg_reserve(ws_session_t *session, apr_uint64_t len,
         /* The first buffer lives in the session: a single-frame message
          * costs exactly one allocation of its size plus one. */
         chunk = &session->imsg_first;
-        chunk->data = apr_palloc(session->msg_pool, (apr_size_t)cap + 1);
+        chunk->data = msg_alloc(session, (apr_size_t)cap + 1);
         if (!chunk->data) {
             return session_fail(session, APR_ENOMEM,
                                 WS_CLOSE_INTERNAL_ERROR, WS_WHY_NOMEM);
         }
-        session->imsg_alloced = 1;
         chunk->next = NULL;
         chunk->len = 0;
         chunk->cap = (apr_size_t)cap;
@@ -610,10 +619,9 @@ static apr_status_t inflate_finish(ws_session_t *session)
          * the stream with the window as its dictionary. At most once per
          * message, so at most one window's copy per message. */
         uInt wlen = 1U << WS_INFLATE_WBITS;
-        Bytef *window = apr_palloc(session->msg_pool, wlen);
+        Bytef *window = msg_alloc(session, wlen);
 
-        session->imsg_alloced = 1;
-        if (inflateGetDictionary(z, window, &wlen) != Z_OK
+        if (!window || inflateGetDictionary(z, window, &wlen) != Z_OK
             || inflateReset(z) != Z_OK
             || (wlen && inflateSetDictionary(z, window, wlen) != Z_OK)) {
             return session_fail(session, APR_ENOMEM,
@@ -831,7 +839,7 @@ static apr_status_t msg_deliver(ws_session_t *session)
         data = session->imsg_first.data;
     }
     else {
-        buf = apr_palloc(session->msg_pool, len + 1);
+        buf = msg_alloc(session, len + 1);
         if (!buf) {
             return session_fail(session, APR_ENOMEM,
                                 WS_CLOSE_INTERNAL_ERROR, WS_WHY_NOMEM);
@@ -1155,6 +1163,15 @@ apr_status_t ws_session_close(ws_session_t *session, int code,
     session->state = session->close_received ? WS_STATE_CLOSED
                                              : WS_STATE_CLOSING;
     return rv;
+}
+
+void ws_session_trim(ws_session_t *session)
+{
+    if (session->msg_pool && !session->imsg_active) {
+        apr_pool_destroy(session->msg_pool);
+        session->msg_pool = NULL;
+        session->imsg_alloced = 0;
+    }
 }
 
 ws_state_e ws_session_state(const ws_session_t *session)

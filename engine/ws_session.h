@@ -114,6 +114,14 @@ apr_status_t ws_session_ping(ws_session_t *session, const char *data,
 apr_status_t ws_session_close(ws_session_t *session, int code,
                               const char *reason);
 
+/**
+ * Give back the memory kept for receiving messages (an 8 KiB pool block
+ * at least), unless a message is half received; the next message takes
+ * it again. For an owner with many idle sessions: call it when input has
+ * run dry.
+ */
+void ws_session_trim(ws_session_t *session);
+
 /** The session's state. */
 ws_state_e ws_session_state(const ws_session_t *session);
 

@@ -201,10 +201,9 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
         apr_socket_opt_set(ap_get_conn_socket(c), APR_SO_KEEPALIVE, 1);
     }
 
-    if ((rv = apr_pool_create(&pool, c->pool)) != APR_SUCCESS) {
-        return rv;
-    }
-    apr_pool_tag(pool, "mws_conn");
+    /* The connection ends with the WebSocket: its pool is ours, and a
+     * subpool would cost an idle WebSocket another 8 KiB block. */
+    pool = c->pool;
     wc = apr_pcalloc(pool, sizeof(*wc));
     wc->pub.ops = &conn_ops;
     wc->pub.id = ((apr_uint64_t)getpid() << 32)
@@ -310,6 +309,8 @@ static void read_input(mws_conn *wc)
                             APR_NONBLOCK_READ, MWS_READ_SIZE);
         if (APR_STATUS_IS_EAGAIN(rv)
             || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(wc->bb_in))) {
+            /* Caught up: an idle WebSocket keeps no message buffers. */
+            ws_session_trim(wc->session);
             return;
         }
         if (rv != APR_SUCCESS) {

@@ -1,4 +1,5 @@
 /* mws_io.c: the async runner: per-child I/O threads own suspended WebSockets under the event MPM, so an idle one costs no thread. */
+#include <apr_allocator.h>
 #include <apr_atomic.h>
 #include <apr_poll.h>
 #include <apr_ring.h>
@@ -134,6 +135,10 @@ void mws_io_prepare(mws_conn *wc, conn_rec *c)
             io = &ios.threads[i];
         }
     }
+    /* The MPM gave this connection an allocator of its own, which keeps
+     * every block it ever freed: an idle WebSocket should not hold the
+     * buffers of its busiest moment. */
+    apr_allocator_max_free_set(apr_pool_allocator_get(c->pool), 1);
     ioc->io = io;
     ioc->wc = wc;
     ioc->c = c;

@@ -64,6 +64,7 @@
 #define FZ_ACT_BINARY    2
 #define FZ_ACT_PING      3
 #define FZ_ACT_CLOSE     4
+#define FZ_ACT_TRIM      5      /* ws_session_trim(), as when input dries */
 #define FZ_ACT_SHIFT     3
 
 /* Statuses the harness's callbacks inject. */
@@ -446,6 +447,9 @@ static void fz_action(fz_run_t *run, unsigned int act)
             FZ_CHECK(ws_session_state(run->session) != WS_STATE_OPEN);
         }
         break;
+    case FZ_ACT_TRIM:
+        ws_session_trim(run->session);
+        return;
     default:
         return;
     }

@@ -332,6 +332,10 @@ ws_test_result_t *ws_test_feed(const char *in, apr_size_t len,
         apr_size_t n = ws_test_splitter_next(&sp, len - pos);
         apr_status_t rv = ws_session_feed(r->session, in + pos, n);
 
+        if (opts->trim) {
+            /* As the glue does whenever input runs dry. */
+            ws_session_trim(r->session);
+        }
         pos += n;
         if (r->rv != APR_SUCCESS) {
             /* Once ended, every feed says so again. */

@@ -114,6 +114,7 @@ typedef struct ws_test_opts_t {
     int no_pong_cb;              /* on_pong NULL */
     const ws_deflate_params_t *deflate; /* ws_session_set_deflate() with
                                   * these before feeding (NULL: don't) */
+    int trim;                    /* ws_session_trim() after every feed */
 } ws_test_opts_t;
 
 typedef struct ws_test_result_t {

@@ -157,6 +157,37 @@ START_TEST(test_ws_session_fragmented_with_pings)
 }
 END_TEST
 
+/* Trimming between feeds (the glue does it whenever input runs dry) frees
+ * nothing a message still needs, whatever the split: the same messages
+ * come out, halfway through a fragmented one included. */
+START_TEST(test_ws_session_trim_between_feeds)
+{
+    ws_test_buf_t *in = ws_test_buf_make();
+    ws_test_opts_t opts;
+    ws_test_result_t *r;
+    char big[3000];
+
+    memset(big, 'x', sizeof(big));
+    memset(&opts, 0, sizeof(opts));
+    opts.trim = 1;
+    ws_test_client_frame(in, 0, WS_OP_TEXT, "Hel", 3);
+    ws_test_client_frame(in, 1, WS_OP_PING, "p1", 2);
+    ws_test_client_frame(in, 0, WS_OP_CONT, big, sizeof(big));
+    ws_test_client_frame(in, 1, WS_OP_CONT, "lo", 2);
+    ws_test_client_frame(in, 1, WS_OP_BINARY, big, 200);
+    ws_test_client_frame(in, 1, WS_OP_TEXT, "after", 5);
+    r = ws_test_run_buf(in, &opts);
+    ck_assert_int_eq(r->rv, APR_SUCCESS);
+    ck_assert_int_eq(r->msgs->nelts, 3);
+    ck_assert_uint_eq(APR_ARRAY_IDX(r->msgs, 0, ws_test_msg_t).len,
+                      3 + sizeof(big) + 2);
+    ck_assert_mem_eq(APR_ARRAY_IDX(r->msgs, 0, ws_test_msg_t).data + 3, big,
+                     sizeof(big));
+    ws_test_assert_msg(r, 1, WS_OP_BINARY, big, 200);
+    ws_test_assert_msg(r, 2, WS_OP_TEXT, "after", 5);
+}
+END_TEST
+
 /* Many fragments, of many sizes, reassembled in order. */
 START_TEST(test_ws_session_fragmented_many)
 {
@@ -2033,6 +2064,7 @@ Suite *test_ws_session_suite(void)
     tcase_add_test(tc, test_ws_session_single_frame_lengths);
     tcase_add_test(tc, test_ws_session_empty_messages);
     tcase_add_test(tc, test_ws_session_fragmented_with_pings);
+    tcase_add_test(tc, test_ws_session_trim_between_feeds);
     tcase_add_test(tc, test_ws_session_fragmented_many);
     tcase_add_test(tc, test_ws_session_message_memory_reused);
     suite_add_tcase(s, tc);
