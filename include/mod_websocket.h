@@ -101,7 +101,9 @@ typedef struct websocket_handler {
 /**
  * Send one message. Any thread.
  * @return APR_SUCCESS (queued), APR_EOF once the WebSocket is closing,
- *         APR_ENOSPC when its output queue is full (the message is dropped).
+ *         APR_ENOSPC when its client does not keep up (more than
+ *         WebSocketMaxPendingOutput unsent): the message is dropped and,
+ *         under WebSocketSlowConsumer close, the WebSocket closes (1008).
  */
 static APR_INLINE apr_status_t websocket_send(websocket_conn_t *wc,
                                               websocket_type_e type,
