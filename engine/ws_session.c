@@ -107,6 +107,7 @@ struct ws_chunk_t {
 
 struct ws_session_t {
     apr_pool_t *pool;
+    apr_pool_t *msg_parent;     /* where msg_pool is made */
     apr_pool_t *msg_pool;       /* message buffers; cleared per message,
                                  * made when first needed, destroyed by
                                  * ws_session_trim() */
@@ -164,6 +165,26 @@ int ws_close_code_is_valid(int code)
            || (code >= WS_CLOSE_CODE_MIN3 && code <= WS_CLOSE_CODE_MAX3);
 }
 
+/* The message pool may live under another parent than the session's pool
+ * (ws_session_set_buffer_pool()), so the session's end destroys it. */
+static apr_status_t msg_pool_cleanup(void *data)
+{
+    ws_session_t *session = data;
+
+    if (session->msg_pool) {
+        apr_pool_destroy(session->msg_pool);
+        session->msg_pool = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+void ws_session_set_buffer_pool(ws_session_t *session, apr_pool_t *parent)
+{
+    msg_pool_cleanup(session);
+    session->imsg_alloced = 0;
+    session->msg_parent = parent;
+}
+
 apr_status_t ws_session_create(ws_session_t **psession, apr_pool_t *p,
                                const ws_limits_t *limits,
                                const ws_session_callbacks_t *cb, void *baton)
@@ -175,7 +196,9 @@ apr_status_t ws_session_create(ws_session_t **psession, apr_pool_t *p,
         return APR_EINVAL;
     }
     session = apr_pcalloc(p, sizeof(*session));
-    session->pool = p;
+    session->pool = session->msg_parent = p;
+    /* Before p's subpools go, as msg_pool may be one of them. */
+    apr_pool_pre_cleanup_register(p, session, msg_pool_cleanup);
     if (limits) {
         session->limits = *limits;
     }
@@ -290,7 +313,7 @@ static apr_status_t fail_too_big(ws_session_t *session, const char *why)
 static void *msg_alloc(ws_session_t *session, apr_size_t size)
 {
     if (!session->msg_pool) {
-        if (apr_pool_create(&session->msg_pool, session->pool)
+        if (apr_pool_create(&session->msg_pool, session->msg_parent)
             != APR_SUCCESS) {
             session->msg_pool = NULL;
             return NULL;
@@ -1167,9 +1190,8 @@ apr_status_t ws_session_close(ws_session_t *session, int code,
 
 void ws_session_trim(ws_session_t *session)
 {
-    if (session->msg_pool && !session->imsg_active) {
-        apr_pool_destroy(session->msg_pool);
-        session->msg_pool = NULL;
+    if (!session->imsg_active) {
+        msg_pool_cleanup(session);
         session->imsg_alloced = 0;
     }
 }

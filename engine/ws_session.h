@@ -115,6 +115,15 @@ apr_status_t ws_session_close(ws_session_t *session, int code,
                               const char *reason);
 
 /**
+ * Take message buffers from subpools of @a parent instead of the session's
+ * pool, from now on (call it between messages). For an owner of many
+ * sessions on one thread: a pool of that thread's keeps the memory of
+ * message buffers for all of them. @a parent must outlive the session and
+ * be used by that thread only.
+ */
+void ws_session_set_buffer_pool(ws_session_t *session, apr_pool_t *parent);
+
+/**
  * Give back the memory kept for receiving messages (an 8 KiB pool block
  * at least), unless a message is half received; the next message takes
  * it again. For an owner with many idle sessions: call it when input has

@@ -15,9 +15,10 @@
 #include "mws_config.h"
 #include "mws_conn.h"
 
-/* Bytes asked of the input filters per read; the core hands out what the
- * socket has, up to this. */
-#define MWS_READ_SIZE (64 * 1024)
+/* Bytes asked of the input filters per read: one socket read's worth
+ * (APR_BUCKET_BUFF_SIZE). The core fills larger requests with several
+ * socket reads whose buffers are all alive at once. */
+#define MWS_READ_SIZE APR_BUCKET_BUFF_SIZE
 /* Bytes passed to the output filters at once: below the core's
  * FlushMaxThreshold (64 KiB) even with TLS record overhead, so the core
  * never blocks to flush them. */
@@ -251,6 +252,15 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
 mws_outq *mws_conn_outq(mws_conn *wc)
 {
     return wc->outq;
+}
+
+void mws_conn_use_thread_memory(mws_conn *wc, apr_pool_t *buffers,
+                                apr_bucket_alloc_t *list)
+{
+    ws_session_set_buffer_pool(wc->session, buffers);
+    /* Frames are written into buckets of bb_out's allocator. */
+    apr_brigade_destroy(wc->bb_out);
+    wc->bb_out = apr_brigade_create(wc->c->pool, list);
 }
 
 request_rec *mws_conn_request(mws_conn *wc)

@@ -25,6 +25,15 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
 /** The queue other threads push to; its waker belongs to the runner. */
 mws_outq *mws_conn_outq(mws_conn *wc);
 
+/**
+ * Take message buffers from subpools of @a buffers, and write frames into
+ * buckets of @a list: memory of the thread that owns the connection from
+ * now on (call it before its first pump there). Buffers that every message
+ * needs then come from that thread's cache, not from the system.
+ */
+void mws_conn_use_thread_memory(mws_conn *wc, apr_pool_t *buffers,
+                                apr_bucket_alloc_t *list);
+
 /** The upgrade request, alive until the WebSocket is logged. */
 request_rec *mws_conn_request(mws_conn *wc);
 

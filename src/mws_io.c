@@ -34,6 +34,12 @@
 /* Connections per child below which the event MPM's admission limit is
  * worth a warning. */
 #define MWS_IO_LOW_CAP 1000
+/* Free memory a connection's allocator keeps (blocks are 8 KiB and up);
+ * returning blocks to the system costs a TLB shootdown on every core. */
+#define MWS_IO_CONN_MAX_FREE (32 * 1024)
+/* Free memory the I/O thread keeps for the message buffers of all its
+ * connections. */
+#define MWS_IO_BUFFERS_MAX_FREE (32 * 1024 * 1024)
 /* Events one poll returns at most; more wait for the next turn. */
 #define MWS_IO_POLL_BATCH 1024
 
@@ -59,6 +65,8 @@ APR_RING_HEAD(mws_io_list, mws_io_conn);
 
 struct mws_io {
     apr_thread_t *thread;
+    apr_pool_t *buffers;                /* the thread's: message buffers */
+    apr_bucket_alloc_t *bucket_alloc;   /* the thread's: outgoing frames */
     apr_pollset_t *pollset;
     apr_thread_mutex_t *lock;
     /* under lock */
@@ -136,9 +144,11 @@ void mws_io_prepare(mws_conn *wc, conn_rec *c)
         }
     }
     /* The MPM gave this connection an allocator of its own, which keeps
-     * every block it ever freed: an idle WebSocket should not hold the
-     * buffers of its busiest moment. */
-    apr_allocator_max_free_set(apr_pool_allocator_get(c->pool), 1);
+     * the blocks it freed (socket buffers among them): enough for steady
+     * traffic, but an idle WebSocket should not keep the buffers of its
+     * busiest moment. */
+    apr_allocator_max_free_set(apr_pool_allocator_get(c->pool),
+                               MWS_IO_CONN_MAX_FREE);
     ioc->io = io;
     ioc->wc = wc;
     ioc->c = c;
@@ -294,6 +304,10 @@ static void io_adopt(mws_io *io, mws_io_conn *ioc, int stopping, int quit)
     ioc->adopted = 1;
     /* Filters that care (mod_ssl's, mod_http2's) see who runs them now. */
     ioc->c->current_thread = io->thread;
+    /* Message buffers and outgoing frames come and go with every message:
+     * the thread's own allocator keeps their memory for all its
+     * connections (buckets are freed where they are written: here). */
+    mws_conn_use_thread_memory(ioc->wc, io->buffers, io->bucket_alloc);
     APR_RING_INSERT_TAIL(&io->conns, ioc, mws_io_conn, link);
     apr_atomic_inc32(&io->count);
     io_run(io, ioc);
@@ -518,6 +532,7 @@ static apr_status_t io_child_exit(void *data)
 
 static apr_status_t io_create(mws_io *io, apr_pool_t *pchild)
 {
+    apr_allocator_t *allocator;
     apr_pool_t *p;
     apr_status_t rv;
 
@@ -525,6 +540,20 @@ static apr_status_t io_create(mws_io *io, apr_pool_t *pchild)
         return rv;
     }
     apr_pool_tag(p, "mws_io");
+    /* An allocator of the thread's own: no lock, and a cache sized for
+     * the thread rather than for one connection. */
+    if ((rv = apr_allocator_create(&allocator)) != APR_SUCCESS) {
+        return rv;
+    }
+    apr_allocator_max_free_set(allocator, MWS_IO_BUFFERS_MAX_FREE);
+    if ((rv = apr_pool_create_ex(&io->buffers, p, NULL, allocator))
+        != APR_SUCCESS) {
+        apr_allocator_destroy(allocator);
+        return rv;
+    }
+    apr_allocator_owner_set(allocator, io->buffers);
+    apr_pool_tag(io->buffers, "mws_io_buffers");
+    io->bucket_alloc = apr_bucket_alloc_create(io->buffers);
     APR_RING_INIT(&io->woken, mws_io_conn, wlink);
     APR_RING_INIT(&io->conns, mws_io_conn, link);
     APR_RING_INIT(&io->graveyard, mws_io_conn, link);
