@@ -1,23 +1,40 @@
-/* mod_websocket_test.c: a handler for the integration tests: refusals, subprotocols, the user, pushes from another thread, closes. */
+/* mod_websocket_test.c: a handler for the integration tests: refusals, subprotocols, the user, pushes from other threads and other WebSockets, closes. */
+#include <apr_atomic.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
 #include <httpd.h>
 #include <http_config.h>
+#include <http_log.h>
 
 #include "mod_websocket.h"
+
+module AP_MODULE_DECLARE_DATA websocket_test_module;
+APLOG_USE_MODULE(websocket_test);
 
 /* A connection's pushers, joined by the close callback: sending never
  * blocks, so they are short-lived and the join is quick. */
 typedef struct test_conn {
     apr_array_header_t *pushers;    /* apr_thread_t * */
     apr_pool_t *thread_pool;        /* unmanaged: threads touch it alone */
+    const char *key;                /* in the registry by its id */
+    apr_uint32_t sent, refused;     /* by pushers (atomic) */
 } test_conn;
 
 typedef struct test_push {
     websocket_conn_t *wc;
     int count;
+    apr_size_t size;                /* pad messages to this size */
+    apr_interval_time_t delay;      /* wait before the first */
+    const char *text;               /* send this instead of "push N" */
 } test_push;
+
+/* The open WebSockets of this child, by id, for "tell". */
+static struct {
+    apr_thread_mutex_t *lock;
+    apr_hash_t *conns;
+} registry;
 
 static int test_handshake(request_rec *r, const apr_array_header_t *protocols,
                           const char **pprotocol)
@@ -46,24 +63,82 @@ static apr_status_t test_open(websocket_conn_t *wc)
     test_conn *tc = apr_pcalloc(wc->pool, sizeof(*tc));
 
     tc->pushers = apr_array_make(wc->pool, 2, sizeof(apr_thread_t *));
+    tc->key = apr_psprintf(wc->pool, "%" APR_UINT64_T_FMT, wc->id);
     wc->data = tc;
+    apr_thread_mutex_lock(registry.lock);
+    apr_hash_set(registry.conns, tc->key, APR_HASH_KEY_STRING, wc);
+    apr_thread_mutex_unlock(registry.lock);
     return apr_pool_create_unmanaged_ex(&tc->thread_pool, NULL, NULL);
 }
 
+/* Sends until done or the WebSocket closes, counting what was refused
+ * (a slow consumer) and going on after it. */
 static void *APR_THREAD_FUNC test_pusher(apr_thread_t *thread, void *baton)
 {
     test_push *push = baton;
-    char buf[32];
+    test_conn *tc = push->wc->data;
+    char *buf = malloc(push->size + 32);
+    apr_status_t rv;
+    apr_size_t len;
     int i;
 
-    for (i = 0; i < push->count; ++i) {
-        int len = apr_snprintf(buf, sizeof(buf), "push %d", i);
-        if (websocket_send(push->wc, WEBSOCKET_TEXT, buf, len)
-            != APR_SUCCESS) {
+    if (push->delay) {
+        apr_sleep(push->delay);
+    }
+    for (i = 0; buf && i < push->count; ++i) {
+        if (push->text) {
+            rv = websocket_send(push->wc, WEBSOCKET_TEXT, push->text,
+                                strlen(push->text));
+        }
+        else {
+            len = apr_snprintf(buf, 32, "push %d", i);
+            if (len < push->size) {
+                memset(buf + len, '.', push->size - len);
+                len = push->size;
+            }
+            rv = websocket_send(push->wc, WEBSOCKET_TEXT, buf, len);
+        }
+        if (rv == APR_SUCCESS) {
+            apr_atomic_inc32(&tc->sent);
+        }
+        else if (APR_STATUS_IS_ENOSPC(rv)) {
+            apr_atomic_inc32(&tc->refused);
+        }
+        else {
             break;
         }
     }
+    free(buf);
     return NULL;
+}
+
+static void start_pusher(websocket_conn_t *wc, test_push *push)
+{
+    test_conn *tc = wc->data;
+    apr_thread_t *thread;
+
+    push->wc = wc;
+    if (apr_thread_create(&thread, NULL, test_pusher, push, tc->thread_pool)
+        == APR_SUCCESS) {
+        APR_ARRAY_PUSH(tc->pushers, apr_thread_t *) = thread;
+    }
+}
+
+/* Send @a text to the WebSocket @a key of this child, from this one's
+ * callback: under the event MPM both may belong to the same I/O thread. */
+static const char *tell(const char *key, const char *text)
+{
+    websocket_conn_t *to;
+    const char *reply = "no such WebSocket";
+
+    apr_thread_mutex_lock(registry.lock);
+    to = apr_hash_get(registry.conns, key, APR_HASH_KEY_STRING);
+    if (to) {
+        reply = websocket_send(to, WEBSOCKET_TEXT, text, strlen(text))
+                == APR_SUCCESS ? "told" : "refused";
+    }
+    apr_thread_mutex_unlock(registry.lock);
+    return reply;
 }
 
 static void test_message(websocket_conn_t *wc, websocket_type_e type,
@@ -81,16 +156,40 @@ static void test_message(websocket_conn_t *wc, websocket_type_e type,
         websocket_send(wc, WEBSOCKET_TEXT, reply, strlen(reply));
     }
     else if (type == WEBSOCKET_TEXT && !strncmp(data, "push ", 5)) {
+        /* "push N [SIZE]": N messages from another thread */
         test_push *push = apr_pcalloc(wc->pool, sizeof(*push));
-        apr_thread_t *thread;
+        char *end;
 
-        push->wc = wc;
-        push->count = atoi(data + 5);
-        if (apr_thread_create(&thread, NULL, test_pusher, push,
-                              tc->thread_pool)
-            == APR_SUCCESS) {
-            APR_ARRAY_PUSH(tc->pushers, apr_thread_t *) = thread;
-        }
+        push->count = (int)apr_strtoi64(data + 5, &end, 10);
+        push->size = *end ? (apr_size_t)apr_atoi64(end) : 0;
+        start_pusher(wc, push);
+    }
+    else if (type == WEBSOCKET_TEXT && !strncmp(data, "later ", 6)) {
+        /* "later MS TEXT": TEXT from another thread after MS ms */
+        test_push *push = apr_pcalloc(wc->pool, sizeof(*push));
+        char *end;
+
+        push->count = 1;
+        push->delay = apr_time_from_msec(apr_strtoi64(data + 6, &end, 10));
+        push->text = apr_pstrdup(wc->pool, *end ? end + 1 : "");
+        start_pusher(wc, push);
+    }
+    else if (type == WEBSOCKET_TEXT && !strcmp(data, "stats")) {
+        reply = apr_psprintf(wc->pool, "sent %u refused %u",
+                             apr_atomic_read32(&tc->sent),
+                             apr_atomic_read32(&tc->refused));
+        websocket_send(wc, WEBSOCKET_TEXT, reply, strlen(reply));
+    }
+    else if (type == WEBSOCKET_TEXT && !strcmp(data, "id")) {
+        websocket_send(wc, WEBSOCKET_TEXT, tc->key, strlen(tc->key));
+    }
+    else if (type == WEBSOCKET_TEXT && !strncmp(data, "tell ", 5)) {
+        /* "tell ID TEXT" */
+        const char *sp = ap_strchr_c(data + 5, ' ');
+        reply = sp ? tell(apr_pstrmemdup(wc->pool, data + 5,
+                                         sp - (data + 5)), sp + 1)
+                   : "usage: tell ID TEXT";
+        websocket_send(wc, WEBSOCKET_TEXT, reply, strlen(reply));
     }
     else if (type == WEBSOCKET_TEXT && !strncmp(data, "close ", 6)) {
         char *reason;
@@ -108,6 +207,12 @@ static void test_close(websocket_conn_t *wc, int code, const char *reason)
     apr_status_t rv;
     int i;
 
+    /* What the handler saw, for tests that check the code. */
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, wc->r,
+                  "test handler: close %d", code);
+    apr_thread_mutex_lock(registry.lock);
+    apr_hash_set(registry.conns, tc->key, APR_HASH_KEY_STRING, NULL);
+    apr_thread_mutex_unlock(registry.lock);
     for (i = 0; i < tc->pushers->nelts; ++i) {
         apr_thread_join(&rv, APR_ARRAY_IDX(tc->pushers, i, apr_thread_t *));
     }
@@ -121,13 +226,21 @@ static const websocket_handler test_handler = {
     test_close
 };
 
+static void test_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_thread_mutex_create(&registry.lock, APR_THREAD_MUTEX_DEFAULT,
+                            pchild);
+    registry.conns = apr_hash_make(pchild);
+}
+
 static void test_register_hooks(apr_pool_t *p)
 {
+    ap_hook_child_init(test_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_register_provider(p, WEBSOCKET_PROVIDER_GROUP, "test",
                          WEBSOCKET_PROVIDER_VERSION, &test_handler);
 }
 
-AP_DECLARE_MODULE(websocket_test) = {
+module AP_MODULE_DECLARE_DATA websocket_test_module = {
     STANDARD20_MODULE_STUFF,
     NULL,                       /* create per-directory config */
     NULL,                       /* merge per-directory config */
