@@ -36,7 +36,7 @@
 #define MWS_IO_LOW_CAP 1000
 /* Free memory a connection's allocator keeps (blocks are 8 KiB and up);
  * returning blocks to the system costs a TLB shootdown on every core. */
-#define MWS_IO_CONN_MAX_FREE (32 * 1024)
+#define MWS_IO_CONN_MAX_FREE (16 * 1024)
 /* Free memory the I/O thread keeps for the message buffers of all its
  * connections. */
 #define MWS_IO_BUFFERS_MAX_FREE (32 * 1024 * 1024)
