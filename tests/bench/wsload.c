@@ -244,7 +244,11 @@ static int conn_open(wl_conn *c, int id)
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (cfg.sources > 1) {
         /* One source address has ~28,000 ephemeral ports towards one
-         * server port: spread the connections over 127.0.0.1..N. */
+         * server port: spread the connections over 127.0.0.1..N. The
+         * port is chosen at connect(), by the whole 4-tuple: bind() would
+         * search for one free of every binding (slow past thousands). */
+        setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                   sizeof(one));
         memset(&src, 0, sizeof(src));
         src.sin_family = AF_INET;
         src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + id % cfg.sources);
