@@ -1,4 +1,4 @@
-/* mws_runner.h: who runs a WebSocket's pump: for now the request's own thread (the blocking runner). */
+/* mws_runner.h: the blocking runner: the request's own thread pumps the WebSocket (worker, prefork, HTTP/2 streams). */
 #ifndef MWS_RUNNER_H
 #define MWS_RUNNER_H
 
@@ -8,7 +8,8 @@
  * Run the pump of @a wc in the calling (request) thread until the
  * WebSocket is over, waiting in a wakeable pollset on the connection's
  * descriptor (the socket, or what ap_get_pollfd_from_conn() gives) and on
- * the wakeups of threads that send to it. Works on every MPM.
+ * the wakeups of threads that send to it. Works on every MPM; used where
+ * the async runner (mws_io.h) cannot take the connection.
  * @return the handler status for httpd (OK)
  */
 int mws_runner_block(mws_conn *wc, conn_rec *c);
