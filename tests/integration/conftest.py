@@ -11,7 +11,7 @@ leftover processes) when its MPM is done.
 import pytest
 
 from httpd import Httpd
-from wsit import integration_conf, ensure_test_module
+from wsit import integration_conf, ensure_test_module, write_htpasswd
 
 
 @pytest.fixture(scope='session')
@@ -27,3 +27,9 @@ def httpd(mpm, server_workdir):
     crashes = [line for line in h.error_log_lines_since(0)
                if 'AH00051' in line or 'AH00052' in line]
     assert not crashes, f'{h!r}: child crashes:\n' + '\n'.join(crashes)
+
+
+@pytest.fixture(scope='session')
+def htpasswd(httpd):
+    """${workdir}/htpasswd of the integration server (wsit.USERS)."""
+    return write_htpasswd(httpd.workdir)

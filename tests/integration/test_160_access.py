@@ -1,37 +1,11 @@
 """160: httpd's access control (Require, Basic auth) decides before the
 upgrade; the handler sees the authenticated user (conf/160_access.conf)."""
 
-import base64
-import os
-import subprocess
-
 import pytest
 
 from wsraw import OP_TEXT
-from wsit import connect, refused, get, http_request, handshake_request
-
-USERS = {'alice': ('alice-secret', '-B'),     # bcrypt
-         'bob': ('bob:pass w0rd', '-m')}       # Apache MD5
-
-
-@pytest.fixture(scope='module')
-def htpasswd(httpd):
-    """${workdir}/htpasswd, made with htpasswd(1) from apache2-utils."""
-    path = os.path.join(httpd.workdir, 'htpasswd')
-    create = ['-c']
-    for user, (password, algo) in USERS.items():
-        p = subprocess.run(['htpasswd', '-b', algo] + create
-                           + [path, user, password],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert p.returncode == 0, f'htpasswd {user}: {p.stdout!r}'
-        create = []
-    os.chmod(path, 0o644)
-    return path
-
-
-def basic(user, password):
-    token = base64.b64encode(f'{user}:{password}'.encode()).decode()
-    return {'Authorization': f'Basic {token}'}
+from wsit import (connect, refused, get, http_request, handshake_request,
+                  basic, USERS)
 
 
 def ask(ws, text):

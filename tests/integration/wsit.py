@@ -48,6 +48,34 @@ lower-case names, repeated ones joined by ', '), body (bytes) and the raw
 head (str) for messages."""
 
 
+# Users of ${workdir}/htpasswd (the htpasswd fixture): password, hash.
+USERS = {'alice': ('alice-secret', '-B'),     # bcrypt
+         'bob': ('bob:pass w0rd', '-m')}       # Apache MD5
+
+
+def basic(user, password=None):
+    """An Authorization header for Basic auth as user (of USERS)."""
+    if password is None:
+        password = USERS[user][0]
+    token = base64.b64encode(f'{user}:{password}'.encode()).decode()
+    return {'Authorization': f'Basic {token}'}
+
+
+def write_htpasswd(directory):
+    """directory/htpasswd with USERS, made with htpasswd(1) from
+    apache2-utils; returns its path."""
+    path = os.path.join(directory, 'htpasswd')
+    create = ['-c']
+    for user, (password, algo) in USERS.items():
+        p = subprocess.run(['htpasswd', '-b', algo] + create
+                           + [path, user, password],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert p.returncode == 0, f'htpasswd {user}: {p.stdout!r}'
+        create = []
+    os.chmod(path, 0o644)
+    return path
+
+
 def new_key():
     return base64.b64encode(os.urandom(16)).decode('ascii')
 

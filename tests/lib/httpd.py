@@ -285,7 +285,7 @@ class Httpd:
 
     def module_path(self, name):
         """Path of a module built in the tree: 'websocket', 'echo',
-        'increment' or 'test'."""
+        'increment', 'chat' or 'test'."""
         top = self.top_builddir
         return {
             'websocket': os.path.join(top, '.libs', 'mod_websocket.so'),
@@ -293,6 +293,8 @@ class Httpd:
                                  'mod_websocket_echo.so'),
             'increment': os.path.join(top, 'handlers', '.libs',
                                       'mod_websocket_increment.so'),
+            'chat': os.path.join(top, 'handlers', '.libs',
+                                 'mod_websocket_chat.so'),
             'test': os.path.join(top, 'tests', 'integration', '.libs',
                                  'mod_websocket_test.so'),
         }[name]
@@ -367,7 +369,9 @@ class Httpd:
         handlers = [f'LoadModule websocket_echo_module '
                     f'"{self.module_path("echo")}"',
                     f'LoadModule websocket_increment_module '
-                    f'"{self.module_path("increment")}"']
+                    f'"{self.module_path("increment")}"',
+                    f'LoadModule websocket_chat_module '
+                    f'"{self.module_path("chat")}"']
         test_location = ''
         if self.has_test_module:
             handlers.append(f'LoadModule websocket_test_module '

@@ -1,0 +1,568 @@
+/* mod_websocket_chat.c: the "chat" handler: rooms, JSON messages, join/leave notices and a short history per room. */
+#include <apr_hash.h>
+#include <apr_ring.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <jansson.h>
+
+#include "mod_websocket.h"
+
+APLOG_USE_MODULE(websocket_chat);
+
+/*
+ * The protocol (text messages, one JSON object each; README "Chat"):
+ *
+ *   client: {"type":"join",    "room":R [, "user":NAME]}
+ *           {"type":"message", "room":R, "text":T}
+ *           {"type":"leave",   "room":R}
+ *   server: {"type":"history", "room":R, "messages":[message...]}  (to a joiner)
+ *           {"type":"join"|"leave", "room":R, "user":U, "members":N, "time":MS}
+ *           {"type":"message", "room":R, "user":U, "authenticated":B,
+ *            "text":T, "time":MS}
+ *           {"type":"error", "text":WHY [, "room":R]}
+ *
+ * The user is the one httpd authenticated (r->user); a client without
+ * one may pick a name when joining, else it is "guest-ID".
+ *
+ * The hub is per child process: clients served by different children do
+ * not see each other, so a chat location runs in a single child.
+ */
+
+#define CHAT_ROOMS_PER_CONN   16        /* rooms one WebSocket may be in */
+#define CHAT_MAX_NAME         64        /* bytes of a room or user name */
+#define CHAT_HISTORY_BYTES    (64 * 1024)   /* per room, besides the count */
+
+typedef struct chat_room chat_room;
+typedef struct chat_conn chat_conn;
+
+/* One WebSocket's place in one room; a fixed slot of its chat_conn, so
+ * joining and leaving never allocate. */
+typedef struct chat_member {
+    APR_RING_ENTRY(chat_member) link;
+    chat_room *room;                    /* NULL: a free slot */
+    chat_conn *cc;
+} chat_member;
+
+APR_RING_HEAD(chat_member_list, chat_member);
+
+struct chat_conn {
+    websocket_conn_t *wc;
+    const char *user;
+    int authenticated;
+    chat_member slots[CHAT_ROOMS_PER_CONN];
+};
+
+/* The history of a room: the last messages as sent, in a ring. Their
+ * strings come from a pool that is rebuilt, with only the live ones, once
+ * it holds twice the byte budget. */
+typedef struct chat_history {
+    apr_pool_t *pool;
+    char **text;
+    apr_size_t *len;
+    int first, count;
+    apr_size_t live, allocated;
+} chat_history;
+
+struct chat_room {
+    apr_pool_t *pool;                   /* the room, its name, its history */
+    const char *name;
+    struct chat_member_list members;
+    int nmembers;
+    chat_history history;
+};
+
+/* The child's rooms. One lock guards the rooms, their members and
+ * histories, and is held while sending (which only queues): a member's
+ * close callback takes it too, so no send reaches a closed WebSocket. */
+static struct {
+    apr_thread_mutex_t *lock;
+    apr_pool_t *pool;                   /* unmanaged: used under the lock */
+    apr_hash_t *rooms;
+    int nrooms;
+} hub;
+
+/* Directives (global): see chat_cmds. */
+static int chat_history_max;
+static int chat_rooms_max;
+
+#define CHAT_DEFAULT_HISTORY 50
+#define CHAT_DEFAULT_ROOMS   1000
+
+/* ---- output ---------------------------------------------------------- */
+
+/* Send @a obj (consumed) to @a wc as JSON text. */
+static void chat_send_json(websocket_conn_t *wc, json_t *obj)
+{
+    char *text = json_dumps(obj, JSON_COMPACT);
+
+    if (text) {
+        websocket_send(wc, WEBSOCKET_TEXT, text, strlen(text));
+        free(text);
+    }
+    json_decref(obj);
+}
+
+static void chat_error(websocket_conn_t *wc, const char *room,
+                       const char *why)
+{
+    json_t *obj = json_pack("{s:s, s:s}", "type", "error", "text", why);
+
+    if (room) {
+        json_object_set_new(obj, "room", json_string(room));
+    }
+    chat_send_json(wc, obj);
+}
+
+static json_int_t chat_now_ms(void)
+{
+    return (json_int_t)apr_time_as_msec(apr_time_now());
+}
+
+/* Send @a text to every member of @a room (hub lock held). A member that
+ * does not keep up loses the message or is closed, as its location's
+ * WebSocketSlowConsumer says; nobody waits for it. */
+static void chat_broadcast(chat_room *room, const char *text, apr_size_t len)
+{
+    chat_member *m;
+
+    for (m = APR_RING_FIRST(&room->members);
+         m != APR_RING_SENTINEL(&room->members, chat_member, link);
+         m = APR_RING_NEXT(m, link)) {
+        websocket_send(m->cc->wc, WEBSOCKET_TEXT, text, len);
+    }
+}
+
+/* A join or leave notice to the room (hub lock held). */
+static void chat_notice(chat_room *room, const char *type, chat_conn *cc)
+{
+    json_t *obj = json_pack("{s:s, s:s, s:s, s:i, s:I}", "type", type,
+                            "room", room->name, "user", cc->user,
+                            "members", room->nmembers,
+                            "time", chat_now_ms());
+    char *text = json_dumps(obj, JSON_COMPACT);
+
+    if (text) {
+        chat_broadcast(room, text, strlen(text));
+        free(text);
+    }
+    json_decref(obj);
+}
+
+/* ---- history ---------------------------------------------------------- */
+
+static void chat_history_drop_oldest(chat_history *h)
+{
+    h->live -= h->len[h->first];
+    h->text[h->first] = NULL;
+    h->first = (h->first + 1) % chat_history_max;
+    --h->count;
+}
+
+static void chat_history_add(chat_room *room, const char *text,
+                             apr_size_t len)
+{
+    chat_history *h = &room->history;
+    int i;
+
+    if (chat_history_max == 0 || len > CHAT_HISTORY_BYTES) {
+        return;
+    }
+    while (h->count == chat_history_max
+           || (h->count && h->live + len > CHAT_HISTORY_BYTES)) {
+        chat_history_drop_oldest(h);
+    }
+    if (h->allocated + len > 2 * CHAT_HISTORY_BYTES) {
+        apr_pool_t *fresh;
+
+        apr_pool_create(&fresh, room->pool);
+        for (i = 0; i < h->count; ++i) {
+            int at = (h->first + i) % chat_history_max;
+
+            h->text[at] = apr_pstrmemdup(fresh, h->text[at], h->len[at]);
+        }
+        apr_pool_destroy(h->pool);
+        h->pool = fresh;
+        h->allocated = h->live;
+    }
+    i = (h->first + h->count) % chat_history_max;
+    h->text[i] = apr_pstrmemdup(h->pool, text, len);
+    h->len[i] = len;
+    h->live += len;
+    h->allocated += len;
+    ++h->count;
+}
+
+/* The history as one "history" message, sent to a joiner (hub lock held). */
+static void chat_history_send(chat_room *room, websocket_conn_t *wc)
+{
+    chat_history *h = &room->history;
+    json_t *js = json_string(room->name);
+    char *name = json_dumps(js, JSON_ENCODE_ANY);
+    apr_size_t total, off;
+    apr_pool_t *tmp;
+    char *buf;
+    int i;
+
+    json_decref(js);
+    if (!name) {
+        return;
+    }
+    total = strlen(name) + h->live + h->count + 48;
+    apr_pool_create(&tmp, wc->pool);
+    buf = apr_palloc(tmp, total);
+    off = apr_snprintf(buf, total, "{\"type\":\"history\",\"room\":%s,"
+                       "\"messages\":[", name);
+    for (i = 0; i < h->count; ++i) {
+        int at = (h->first + i) % chat_history_max;
+
+        if (i) {
+            buf[off++] = ',';
+        }
+        memcpy(buf + off, h->text[at], h->len[at]);
+        off += h->len[at];
+    }
+    memcpy(buf + off, "]}", 2);
+    websocket_send(wc, WEBSOCKET_TEXT, buf, off + 2);
+    apr_pool_destroy(tmp);
+    free(name);
+}
+
+/* ---- rooms ------------------------------------------------------------ */
+
+static void chat_room_destroy(chat_room *room)
+{
+    apr_hash_set(hub.rooms, room->name, APR_HASH_KEY_STRING, NULL);
+    --hub.nrooms;
+    apr_pool_destroy(room->pool);
+}
+
+/* Make room for one more room by forgetting an empty one (only its
+ * history is lost). */
+static int chat_room_evict(void)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(NULL, hub.rooms); hi; hi = apr_hash_next(hi)) {
+        chat_room *room = apr_hash_this_val(hi);
+
+        if (room->nmembers == 0) {
+            chat_room_destroy(room);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static chat_room *chat_room_get(const char *name)
+{
+    chat_room *room = apr_hash_get(hub.rooms, name, APR_HASH_KEY_STRING);
+    apr_pool_t *p;
+
+    if (room) {
+        return room;
+    }
+    if (hub.nrooms >= chat_rooms_max && !chat_room_evict()) {
+        return NULL;
+    }
+    apr_pool_create(&p, hub.pool);
+    room = apr_pcalloc(p, sizeof(*room));
+    room->pool = p;
+    room->name = apr_pstrdup(p, name);
+    APR_RING_INIT(&room->members, chat_member, link);
+    if (chat_history_max) {
+        room->history.text = apr_pcalloc(p, chat_history_max * sizeof(char *));
+        room->history.len = apr_pcalloc(p,
+                                        chat_history_max * sizeof(apr_size_t));
+        apr_pool_create(&room->history.pool, p);
+    }
+    apr_hash_set(hub.rooms, room->name, APR_HASH_KEY_STRING, room);
+    ++hub.nrooms;
+    return room;
+}
+
+static chat_member *chat_membership(chat_conn *cc, const char *name)
+{
+    int i;
+
+    for (i = 0; i < CHAT_ROOMS_PER_CONN; ++i) {
+        if (cc->slots[i].room && !strcmp(cc->slots[i].room->name, name)) {
+            return &cc->slots[i];
+        }
+    }
+    return NULL;
+}
+
+/* Take @a m out of its room and tell the others (hub lock held). */
+static void chat_leave(chat_member *m)
+{
+    chat_room *room = m->room;
+
+    APR_RING_REMOVE(m, link);
+    m->room = NULL;
+    --room->nmembers;
+    if (room->nmembers) {
+        chat_notice(room, "leave", m->cc);
+    }
+    else if (room->history.count == 0) {
+        chat_room_destroy(room);
+    }
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static void chat_join(chat_conn *cc, const char *name)
+{
+    chat_member *m = NULL;
+    chat_room *room;
+    int i;
+
+    if (chat_membership(cc, name)) {
+        chat_error(cc->wc, name, "already in this room");
+        return;
+    }
+    for (i = 0; i < CHAT_ROOMS_PER_CONN && !m; ++i) {
+        if (!cc->slots[i].room) {
+            m = &cc->slots[i];
+        }
+    }
+    if (!m) {
+        chat_error(cc->wc, name, "in too many rooms");
+        return;
+    }
+    room = chat_room_get(name);
+    if (!room) {
+        chat_error(cc->wc, name, "too many rooms on this server");
+        return;
+    }
+    chat_history_send(room, cc->wc);
+    m->room = room;
+    APR_RING_INSERT_TAIL(&room->members, m, chat_member, link);
+    ++room->nmembers;
+    chat_notice(room, "join", cc);
+}
+
+static void chat_say(chat_conn *cc, chat_member *m, const char *text)
+{
+    json_t *obj = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I}",
+                            "type", "message", "room", m->room->name,
+                            "user", cc->user,
+                            "authenticated", cc->authenticated,
+                            "text", text, "time", chat_now_ms());
+    char *out = json_dumps(obj, JSON_COMPACT);
+
+    if (out) {
+        apr_size_t len = strlen(out);
+
+        chat_broadcast(m->room, out, len);
+        chat_history_add(m->room, out, len);
+        free(out);
+    }
+    json_decref(obj);
+}
+
+/* A name from the client: 1 to CHAT_MAX_NAME bytes, no control
+ * characters. */
+static int chat_name_ok(const char *name)
+{
+    apr_size_t len = strlen(name);
+    const unsigned char *s;
+
+    if (len == 0 || len > CHAT_MAX_NAME) {
+        return 0;
+    }
+    for (s = (const unsigned char *)name; *s; ++s) {
+        if (*s < 0x20 || *s == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void chat_message(websocket_conn_t *wc, websocket_type_e type,
+                         const char *data, apr_size_t len)
+{
+    chat_conn *cc = wc->data;
+    const char *kind, *room = NULL, *text = NULL, *user = NULL;
+    json_error_t err;
+    json_t *msg;
+    chat_member *m;
+
+    if (type != WEBSOCKET_TEXT) {
+        websocket_close(wc, WEBSOCKET_CLOSE_UNSUPPORTED,
+                        "chat takes JSON text messages");
+        return;
+    }
+    msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
+    if (!msg || json_unpack(msg, "{s:s, s?s, s?s, s?s}", "type", &kind,
+                            "room", &room, "text", &text,
+                            "user", &user)) {
+        chat_error(wc, NULL, "expected a JSON object with a string \"type\" "
+                   "(and string \"room\", \"text\", \"user\")");
+        json_decref(msg);
+        return;
+    }
+    if (!room || !chat_name_ok(room)) {
+        chat_error(wc, NULL, "\"room\" must be 1 to 64 bytes of text");
+        json_decref(msg);
+        return;
+    }
+
+    apr_thread_mutex_lock(hub.lock);
+    m = chat_membership(cc, room);
+    if (!strcmp(kind, "join")) {
+        if (user && !cc->authenticated && chat_name_ok(user)) {
+            cc->user = apr_pstrdup(wc->pool, user);
+        }
+        chat_join(cc, room);
+    }
+    else if (!m) {
+        chat_error(wc, room, "not in this room");
+    }
+    else if (!strcmp(kind, "leave")) {
+        chat_leave(m);
+    }
+    else if (!strcmp(kind, "message") && text) {
+        chat_say(cc, m, text);
+    }
+    else {
+        chat_error(wc, room, "unknown \"type\", or a message without "
+                   "\"text\"");
+    }
+    apr_thread_mutex_unlock(hub.lock);
+    json_decref(msg);
+}
+
+static apr_status_t chat_open(websocket_conn_t *wc)
+{
+    chat_conn *cc = apr_pcalloc(wc->pool, sizeof(*cc));
+    json_t *name = wc->r->user ? json_string(wc->r->user) : NULL;
+    int i;
+
+    cc->wc = wc;
+    for (i = 0; i < CHAT_ROOMS_PER_CONN; ++i) {
+        cc->slots[i].cc = cc;
+    }
+    /* json_string() takes only valid UTF-8: a user name that is not
+     * cannot be sent in JSON, so such a client is a guest. */
+    if (name) {
+        cc->user = wc->r->user;
+        cc->authenticated = 1;
+        json_decref(name);
+    }
+    else {
+        cc->user = apr_psprintf(wc->pool, "guest-%" APR_UINT64_T_FMT, wc->id);
+    }
+    wc->data = cc;
+    return APR_SUCCESS;
+}
+
+static void chat_close(websocket_conn_t *wc, int code, const char *reason)
+{
+    chat_conn *cc = wc->data;
+    int i;
+
+    apr_thread_mutex_lock(hub.lock);
+    for (i = 0; i < CHAT_ROOMS_PER_CONN; ++i) {
+        if (cc->slots[i].room) {
+            chat_leave(&cc->slots[i]);
+        }
+    }
+    apr_thread_mutex_unlock(hub.lock);
+}
+
+static const websocket_handler chat_handler = {
+    NULL,                       /* handshake: accept, no subprotocol */
+    chat_open,
+    chat_message,
+    chat_close
+};
+
+/* ---- the module ------------------------------------------------------- */
+
+static apr_status_t chat_hub_destroy(void *data)
+{
+    apr_pool_destroy(hub.pool);
+    hub.pool = NULL;
+    return APR_SUCCESS;
+}
+
+static void chat_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+
+    rv = apr_thread_mutex_create(&hub.lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+    if (rv == APR_SUCCESS) {
+        rv = apr_pool_create_unmanaged(&hub.pool);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "WS00024: "
+                     "chat: cannot create the hub");
+        exit(APEXIT_CHILDSICK);
+    }
+    hub.rooms = apr_hash_make(hub.pool);
+    hub.nrooms = 0;
+    apr_pool_cleanup_register(pchild, NULL, chat_hub_destroy,
+                              apr_pool_cleanup_null);
+}
+
+static int chat_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp)
+{
+    chat_history_max = CHAT_DEFAULT_HISTORY;
+    chat_rooms_max = CHAT_DEFAULT_ROOMS;
+    return OK;
+}
+
+static const char *chat_set_count(cmd_parms *cmd, void *dummy,
+                                  const char *arg)
+{
+    int *target = (int *)cmd->info;
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    long n;
+
+    if (err) {
+        return err;
+    }
+    n = strtol(arg, &end, 10);
+    if (*end || end == arg || n < (target == &chat_rooms_max ? 1 : 0)
+        || n > 100000) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name,
+                           ": expected a number from ",
+                           target == &chat_rooms_max ? "1" : "0",
+                           " to 100000", NULL);
+    }
+    *target = (int)n;
+    return NULL;
+}
+
+static const command_rec chat_cmds[] = {
+    AP_INIT_TAKE1("WebSocketChatHistory", chat_set_count, &chat_history_max,
+                  RSRC_CONF, "messages a chat room keeps for late joiners "
+                  "(at most 64 KiB of them; 0 keeps none; default 50)"),
+    AP_INIT_TAKE1("WebSocketChatMaxRooms", chat_set_count, &chat_rooms_max,
+                  RSRC_CONF, "rooms a child keeps at most (empty ones are "
+                  "forgotten first; default 1000)"),
+    {NULL}
+};
+
+static void chat_register_hooks(apr_pool_t *p)
+{
+    ap_hook_pre_config(chat_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(chat_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_register_provider(p, WEBSOCKET_PROVIDER_GROUP, "chat",
+                         WEBSOCKET_PROVIDER_VERSION, &chat_handler);
+}
+
+module AP_MODULE_DECLARE_DATA websocket_chat_module = {
+    STANDARD20_MODULE_STUFF,
+    NULL,                       /* create per-directory config */
+    NULL,                       /* merge per-directory config */
+    NULL,                       /* create per-server config */
+    NULL,                       /* merge per-server config */
+    chat_cmds,                  /* directives */
+    chat_register_hooks         /* register hooks */
+};
