@@ -71,7 +71,8 @@ static int parse_protocols(apr_pool_t *p, const char *value,
     return 1;
 }
 
-/* The origin a browser sends for a page of this very server. */
+/* The origin a browser sends for a page of this very server, as it
+ * reached us (the Host header: :authority on HTTP/2). */
 static const char *own_origin(request_rec *r)
 {
     const char *host = apr_table_get(r->headers_in, "Host");
@@ -82,6 +83,18 @@ static const char *own_origin(request_rec *r)
     return mws_config_origin_normalise(r->pool,
                                        apr_pstrcat(r->pool, ap_http_scheme(r),
                                                    "://", host, NULL));
+}
+
+/* The origin of a page of this virtual host under its ServerName, on the
+ * port it serves (a client may have reached it by address). */
+static const char *vhost_origin(request_rec *r)
+{
+    apr_port_t port = r->server->port ? r->server->port
+                                      : r->connection->local_addr->port;
+
+    return mws_config_origin_normalise(r->pool,
+        apr_psprintf(r->pool, "%s://%s:%u", ap_http_scheme(r),
+                     r->server->server_hostname, (unsigned)port));
 }
 
 /* RFC 6455 §10.2: the Origin header protects browsers' users from
@@ -101,6 +114,10 @@ static int origin_allowed(request_rec *r, const mws_dir_conf *conf)
         return 0;       /* "null" and anything malformed */
     }
     own = own_origin(r);
+    if (own && !strcmp(norm, own)) {
+        return 1;
+    }
+    own = vhost_origin(r);
     if (own && !strcmp(norm, own)) {
         return 1;
     }

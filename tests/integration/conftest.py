@@ -11,7 +11,8 @@ leftover processes) when its MPM is done.
 import pytest
 
 from httpd import Httpd
-from wsit import integration_conf, ensure_test_module, write_htpasswd
+from wsit import (integration_conf, ensure_test_module, write_htpasswd,
+                  TRANSPORTS, Via)
 
 
 @pytest.fixture(scope='session')
@@ -20,7 +21,8 @@ def httpd(mpm, server_workdir):
     assert ensure_test_module(), \
         'tests/integration/.libs/mod_websocket_test.so missing and make failed'
     h = Httpd(server_workdir(f'it-{mpm}'), mpm=mpm,
-              extra_conf=integration_conf(), name=f'it-{mpm}')
+              extra_conf=integration_conf(), name=f'it-{mpm}', tls=True,
+              h2=(mpm != 'prefork'))
     h.start()
     yield h
     h.stop()
@@ -33,3 +35,24 @@ def httpd(mpm, server_workdir):
 def htpasswd(httpd):
     """${workdir}/htpasswd of the integration server (wsit.USERS)."""
     return write_htpasswd(httpd.workdir)
+
+
+@pytest.fixture(params=TRANSPORTS)
+def via(request, httpd):
+    """The integration server reached over each transport (wsit.Via).
+    mod_http2 does not run under prefork: its h2 cases are deselected."""
+    return Via(httpd, request.param)
+
+
+def pytest_collection_modifyitems(config, items):
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, 'callspec', None), 'params', {})
+        if params.get('mpm') == 'prefork' and \
+                str(params.get('via', '')).startswith('h2'):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -6,7 +6,8 @@ allowed."""
 import pytest
 
 from wsraw import OP_TEXT
-from wsit import connect, refused
+from wsit import connect, refused, Via
+from wsraw import RawWS
 
 
 def assert_allowed(httpd, path, origin):
@@ -79,3 +80,33 @@ def test_ws_140_06_off(httpd, origin):
 def test_ws_140_07_trusted_list_is_per_location(httpd):
     """/echo (Same) does not trust what /origin-trusted trusts."""
     assert_forbidden(httpd, '/echo', 'https://good.example')
+
+
+# ---- wss:// and HTTP/2 on the TLS vhost (ServerName localhost) ---------
+
+@pytest.mark.parametrize('name', ['tls', 'h2'])
+def test_ws_140_10_same_origin_over_tls(httpd, name):
+    """Over TLS the page's origin is https://NAME:PORT: the scheme counts,
+    and so does the port, as browsers send them."""
+    if name == 'h2' and httpd.mpm == 'prefork':
+        pytest.skip('mod_http2 does not run under prefork (AH10034)')
+    via = Via(httpd, name)
+    tls = httpd.tls_port
+    assert_allowed(via, '/echo', f'https://localhost:{tls}')
+    assert_allowed(via, '/echo', f'https://LOCALHOST:{tls}')
+    for origin in (f'http://localhost:{tls}', f'wss://evil.example:{tls}',
+                   f'https://localhost:{httpd.port}', 'https://localhost',
+                   f'https://ws.test:{tls}'):
+        assert_forbidden(via, '/echo', origin)
+
+
+def test_ws_140_11_same_origin_vhost_name(httpd):
+    """A client that reached the vhost by its address (Host: 127.0.0.1:PORT)
+    is still same-origin with a page under the vhost's ServerName."""
+    ws = RawWS.connect('127.0.0.1', httpd.tls_port, '/echo',
+                       ssl_context=httpd.ca.ssl_context(),
+                       server_hostname='127.0.0.1',
+                       origin=f'https://localhost:{httpd.tls_port}')
+    with ws:
+        ws.send_frame(OP_TEXT, b'by address')
+        assert ws.recv_message() == (OP_TEXT, b'by address')

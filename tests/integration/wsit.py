@@ -12,9 +12,10 @@ import time
 
 import websockets
 
+from h2ws import H2WS
 from httpd import load_config
 from wsraw import (RawWS, HandshakeError, OP_TEXT, OP_BINARY, OP_CLOSE,
-                   make_handshake_request, accept_key)
+                   OP_PING, OP_PONG, make_handshake_request, accept_key)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -171,7 +172,9 @@ def get(httpd, path, headers=(), method='GET', http='HTTP/1.1'):
 
 
 def connect(httpd, path='/echo', **kw):
-    """A RawWS on httpd (127.0.0.1)."""
+    """A RawWS on httpd (127.0.0.1), or through a Via."""
+    if isinstance(httpd, Via):
+        return httpd.connect(path, **kw)
     return RawWS.connect('127.0.0.1', httpd.port, path, **kw)
 
 
@@ -240,11 +243,15 @@ def run(coro, timeout=60):
 def ws_client(httpd, path='/echo', **kw):
     """websockets.connect() to httpd, no compression, no size limit, no
     keepalive pings (they would change what an idle test measures)."""
+    return _ws_connect(httpd.ws_url(path), **kw)
+
+
+def _ws_connect(url, **kw):
     kw.setdefault('max_size', None)
     kw.setdefault('compression', None)
     kw.setdefault('ping_interval', None)
     kw.setdefault('open_timeout', 10)
-    return websockets.connect(httpd.ws_url(path), **kw)
+    return websockets.connect(url, **kw)
 
 
 def wait_for(pred, timeout=3, interval=0.05):
@@ -261,3 +268,111 @@ __all__ = ['Response', 'http_request', 'handshake_request', 'get', 'connect',
            'refused', 'assert_echoes', 'assert_failed_with', 'run',
            'ws_client', 'wait_for', 'new_key', 'first_diff',
            'describe_mismatch', 'accept_key', 'OP_CLOSE']
+
+
+# ---- transports ---------------------------------------------------------
+
+# How a test reaches the integration server (the ``via`` fixture): plain
+# HTTP/1.1, HTTP/1.1 over TLS (wss://, checked against the test CA), and
+# RFC 8441 over h2c (prior knowledge) and over h2 (TLS, ALPN).
+TRANSPORTS = ('tcp', 'tls', 'h2c', 'h2')
+
+
+class Via:
+    """One transport to one server: connect() gives a raw WebSocket (RawWS
+    or H2WS), client() a websockets-style client (python3-websockets for
+    HTTP/1.1; over HTTP/2, which that library lacks, a small adapter with
+    the same calls)."""
+
+    def __init__(self, httpd, name):
+        self.httpd = httpd
+        self.name = name
+        self.http2 = name.startswith('h2')
+
+    def __repr__(self):
+        return f'Via({self.name})'
+
+    @property
+    def protocol(self):
+        """What the access log shows as the request's protocol."""
+        return 'HTTP/2.0' if self.http2 else 'HTTP/1.1'
+
+    def connect(self, path='/echo', **kw):
+        h = self.httpd
+        if self.name == 'tcp':
+            return RawWS.connect('127.0.0.1', h.port, path, **kw)
+        if self.name == 'tls':
+            return RawWS.connect('127.0.0.1', h.tls_port, path,
+                                 ssl_context=h.ca.ssl_context(['http/1.1']),
+                                 server_hostname='localhost', **kw)
+        if self.name == 'h2c':
+            return H2WS.connect('127.0.0.1', h.port, path, **kw)
+        return H2WS.connect('127.0.0.1', h.tls_port, path,
+                            ssl_context=h.ca.ssl_context(['h2']),
+                            server_hostname='localhost', **kw)
+
+    def client(self, path='/echo', **kw):
+        if self.http2:
+            return _H2Client(self, path)
+        if self.name == 'tls':
+            kw.setdefault('ssl', self.httpd.ca.ssl_context())
+            return _ws_connect(self.httpd.wss_url(path), **kw)
+        return _ws_connect(self.httpd.ws_url(path), **kw)
+
+
+class _H2Client:
+    """The calls of a websockets client the tests use (send, recv, close,
+    close_code), over an H2WS. Its calls block; send then recv let the
+    other tasks run once, so a sender task and a receiving loop take turns;
+    the
+    tests that gather several clients run them one after the other."""
+
+    def __init__(self, via, path):
+        self._via = via
+        self._path = path
+        self.ws = None
+        self.close_code = None
+        self.close_reason = None
+
+    async def _open(self):
+        self.ws = self._via.connect(self._path, timeout=10)
+        return self
+
+    def __await__(self):
+        return self._open().__await__()
+
+    async def __aenter__(self):
+        return await self._open()
+
+    async def __aexit__(self, *exc):
+        if self.close_code is None:
+            await self.close()
+
+    async def send(self, message):
+        if isinstance(message, str):
+            self.ws.send_frame(OP_TEXT, message.encode('utf-8'))
+        else:
+            self.ws.send_frame(OP_BINARY, bytes(message))
+        await asyncio.sleep(0)
+
+    async def recv(self):
+        await asyncio.sleep(0)
+        while True:
+            got = self.ws.recv_message(timeout=30)
+            if got is None:
+                raise ConnectionError('the stream ended')
+            op, data = got
+            if op == OP_PING:
+                self.ws.send_frame(OP_PONG, data)
+            elif op == OP_TEXT:
+                return data.decode('utf-8')
+            elif op == OP_BINARY:
+                return data
+            elif op == OP_CLOSE:
+                self.close_code, self.close_reason = RawWS.parse_close(data)
+                raise ConnectionError(f'closed: {self.close_code}')
+
+    async def close(self, code=1000, reason=''):
+        self.close_code, reason = self.ws.close(code, reason)
+        self.close_reason = reason.decode('utf-8')
+        self.ws.close_socket()

@@ -1,5 +1,5 @@
 """h2ws: a WebSocket over an HTTP/2 stream (RFC 8441) for tests, on h2c with
-prior knowledge, using python3-h2. H2WS has RawWS's frame calls
+prior knowledge or h2 over TLS, using python3-h2. H2WS has RawWS's frame calls
 (send_frame, recv_frame, recv_message, expect_close, close); "TCP closed"
 means here that the server ended the stream (or the connection).
 
@@ -13,6 +13,7 @@ import time
 import h2.config
 import h2.connection
 import h2.events
+import h2.exceptions
 import h2.settings
 
 from wsraw import RawWS, HandshakeError, RECV_CHUNK
@@ -29,12 +30,21 @@ class H2WS(RawWS):
 
     @classmethod
     def connect(cls, host, port, path='/echo', protocols=None, origin=None,
-                headers=None, timeout=5):
-        """Open h2c, wait for SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441
+                headers=None, timeout=5, ssl_context=None,
+                server_hostname=None):
+        """Open h2c (or h2 over TLS with ssl_context, which must offer
+        ALPN h2), wait for SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441
         §3), send the extended CONNECT and wait for its 200. Raises
         HandshakeError for any other status."""
+        name = server_hostname or host
         sock = socket.create_connection((host, port), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if ssl_context:
+            sock = ssl_context.wrap_socket(sock, server_hostname=name)
+            if sock.selected_alpn_protocol() != 'h2':
+                sock.close()
+                raise HandshakeError(0, {}, b'', 'the server did not choose '
+                                     'h2 by ALPN')
         conn = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=True,
                                       header_encoding='utf-8'))
@@ -54,8 +64,8 @@ class H2WS(RawWS):
                                  'extended CONNECT (H2WebSockets off?)')
         stream_id = conn.get_next_available_stream_id()
         request = [(':method', 'CONNECT'), (':protocol', 'websocket'),
-                   (':scheme', 'http'), (':path', path),
-                   (':authority', f'{host}:{port}'),
+                   (':scheme', 'https' if ssl_context else 'http'),
+                   (':path', path), (':authority', f'{name}:{port}'),
                    ('sec-websocket-version', '13')]
         if protocols:
             request.append(('sec-websocket-protocol', ', '.join(protocols)))
@@ -108,13 +118,21 @@ class H2WS(RawWS):
             self._send_data(chop)
 
     def _send_data(self, data):
-        while data:
-            window = min(self.conn.local_flow_control_window(self.stream_id),
-                         self.conn.max_outbound_frame_size)
-            if window <= 0:
-                self._pump(time.monotonic() + 5)
-                continue
-            self.conn.send_data(self.stream_id, data[:window])
+        """Data for a stream the server has ended is dropped, as a kernel
+        takes bytes for a peer that has stopped reading: the test then
+        finds what the server sent before (its close frame) as over TCP."""
+        while data and not self.stream_ended:
+            try:
+                window = min(
+                    self.conn.local_flow_control_window(self.stream_id),
+                    self.conn.max_outbound_frame_size)
+                if window <= 0:
+                    self._pump(time.monotonic() + 5)
+                    continue
+                self.conn.send_data(self.stream_id, data[:window])
+            except h2.exceptions.StreamClosedError:
+                self.stream_ended = True
+                return
             self.sock.sendall(self.conn.data_to_send())
             data = data[window:]
 

@@ -20,8 +20,10 @@ signals only that PID and then waits for the child processes it had,
 killing leftovers by their PIDs.
 
 API (stable; tests/integration and tests/conformance use it):
-    Httpd(workdir, mpm='event', extra_conf='', name='ws', loglevel=None)
+    Httpd(workdir, mpm='event', extra_conf='', name='ws', loglevel=None,
+          tls=False, h2=False)
     .port .host .base_url .origin .ws_url(path) .url(path) .workdir
+    .tls_port .ca (testca.TestCA) .wss_url(path) .tls_origin   (tls=True)
     .docroot .conf_path .error_log .access_log (paths) .pid .running
     .start()  .stop(timeout=20, check=True)  .graceful_stop(timeout=15)
     .restart(extra_conf=None, graceful=False)
@@ -42,8 +44,13 @@ Every config has the default locations
 (/test only when the test-only handler module has been built), a docroot
 with index.html (so GET / answers 200) and a file "echo" ("echo page"), so
 a GET /echo without Upgrade is served as if the module were not there.
-extra_conf is appended; ${workdir}, ${docroot}, ${port} and ${logs} in it
-are substituted (string.Template, so write $$ for a literal $).
+tls=True adds a TLS vhost (ServerName localhost) on tls_port with a
+certificate of a test CA (tests/lib/testca.py) that inherits all of the
+above; h2=True loads mod_http2 with H2WebSockets on (h2c with prior
+knowledge on port, h2 by ALPN on tls_port).
+extra_conf is appended; ${workdir}, ${docroot}, ${port}, ${logs},
+${host}, ${tls_port} and ${ca_dir} in it are substituted (string.Template,
+so write $$ for a literal $).
 
 Access log lines are tab-separated (see ACCESS_FIELDS) and end with the
 request's X-Test-Id header, so a test can find the line of its own request.
@@ -68,6 +75,8 @@ import subprocess
 import tempfile
 import time
 import weakref
+
+from testca import make_ca
 
 __all__ = ['Httpd', 'HttpdError', 'load_config', 'free_port',
            'ACCESS_FIELDS', 'MPMS']
@@ -156,6 +165,7 @@ $handler_modules
     WebSocketHandler increment
 </Location>
 $test_location
+$protocol_conf
 # ---- extra configuration ----
 $extra_conf
 """
@@ -237,7 +247,7 @@ class Httpd:
     _live = weakref.WeakSet()
 
     def __init__(self, workdir, mpm='event', extra_conf='', name='ws',
-                 loglevel=None, config=None):
+                 loglevel=None, config=None, tls=False, h2=False):
         if mpm not in MPM_CONF:
             raise ValueError(f'unknown mpm {mpm!r}, use one of {MPMS}')
         self.config = config or load_config()
@@ -249,6 +259,11 @@ class Httpd:
                          or 'info websocket:debug')
         self.host = '127.0.0.1'
         self.port = free_port(self.host)
+        self.h2 = h2
+        self.tls_port = free_port(self.host) if tls else None
+        # one CA for all servers of a session (their workdirs' parent)
+        self.ca = (make_ca(os.path.join(os.path.dirname(self.workdir),
+                                        'testca')) if tls else None)
         self.conf_path = os.path.join(self.workdir, 'conf', 'httpd.conf')
         self.docroot = os.path.join(self.workdir, 'htdocs')
         self.logs_dir = os.path.join(self.workdir, 'logs')
@@ -273,6 +288,16 @@ class Httpd:
 
     def ws_url(self, path='/echo'):
         return f'ws://{self.host}:{self.port}{path}'
+
+    def wss_url(self, path='/echo', host='localhost'):
+        """wss:// on the TLS vhost (tls=True), by a name its certificate
+        has."""
+        return f'wss://{host}:{self.tls_port}{path}'
+
+    @property
+    def tls_origin(self):
+        """The Origin of a page of the TLS vhost, as browsers send it."""
+        return f'https://localhost:{self.tls_port}'
 
     @property
     def origin(self):
@@ -354,10 +379,13 @@ class Httpd:
         os.chmod(path, 0o644)
 
     def subst(self, text):
-        """${workdir}, ${docroot}, ${port}, ${logs} substituted in text."""
+        """${workdir}, ${docroot}, ${port}, ${logs}, ${host}, ${tls_port}
+        and ${ca_dir} (server.pem, server.key, ca.pem) substituted in
+        text."""
         return string.Template(text).safe_substitute(
             workdir=self.workdir, docroot=self.docroot, port=self.port,
-            logs=self.logs_dir, host=self.host)
+            logs=self.logs_dir, host=self.host, tls_port=self.tls_port,
+            ca_dir=self.ca.dir if self.ca else '')
 
     def conf_text(self, extra_conf=None):
         """The whole config for this server with extra_conf (default: the
@@ -392,7 +420,35 @@ class Httpd:
             std_modules=std, mpm_conf=MPM_CONF[self.mpm],
             loglevel=self.loglevel, top_builddir=self.top_builddir,
             handler_modules='\n'.join(handlers), test_location=test_location,
+            protocol_conf=self._protocol_conf(),
             extra_conf=self.subst(extra))
+
+    def _protocol_conf(self):
+        """mod_http2 (h2=True: h2c with prior knowledge on the plain port,
+        h2 on the TLS one, WebSockets over both) and a TLS vhost on
+        tls_port (tls=True) that inherits every <Location> above."""
+        lib = self.config['libexecdir']
+        conf = []
+        if self.h2:
+            conf += [f'LoadModule http2_module "{lib}/mod_http2.so"',
+                     'Protocols h2c http/1.1', 'H2Direct on',
+                     'H2WebSockets on']
+        if self.tls_port:
+            conf += [f'LoadModule ssl_module "{lib}/mod_ssl.so"',
+                     f'LoadModule socache_shmcb_module '
+                     f'"{lib}/mod_socache_shmcb.so"',
+                     f'Listen {self.host}:{self.tls_port} https',
+                     f'SSLSessionCache "shmcb:{self.workdir}/run/'
+                     f'ssl_scache(512000)"',
+                     f'<VirtualHost {self.host}:{self.tls_port}>',
+                     '    ServerName localhost',
+                     '    SSLEngine on',
+                     f'    SSLCertificateFile "{self.ca.cert_file}"',
+                     f'    SSLCertificateKeyFile "{self.ca.key_file}"']
+            if self.h2:
+                conf.append('    Protocols h2 http/1.1')
+            conf.append('</VirtualHost>')
+        return '\n'.join(conf)
 
     def write_conf(self, extra_conf=None, path=None):
         """Write the config (to conf/httpd.conf unless path is given) and

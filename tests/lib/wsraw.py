@@ -31,6 +31,7 @@ import hashlib
 import os
 import re
 import socket
+import ssl
 import struct
 import time
 import zlib
@@ -170,7 +171,8 @@ class RawWS:
 
     @classmethod
     def connect(cls, host, port, path='/echo', headers=None, protocols=None,
-                origin=None, extra=b'', timeout=5, extensions=None):
+                origin=None, extra=b'', timeout=5, extensions=None,
+                ssl_context=None, server_hostname=None):
         """Open TCP and do the opening handshake with a random 16-byte key.
 
         headers: dict or list of pairs added to the request; protocols: list
@@ -179,7 +181,9 @@ class RawWS:
         list of str for one line each (the answer is in
         ``response_headers['sec-websocket-extensions']``). ``extra`` is
         written in the same sendall as the request (frames pipelined behind
-        the handshake). Raises HandshakeError on a non-101 answer or a wrong
+        the handshake). With ssl_context the connection is TLS (wss://) to
+        server_hostname (default: host), which is also the Host header.
+        Raises HandshakeError on a non-101 answer or a wrong
         Sec-WebSocket-Accept; bytes after the 101's head are kept for
         recv_frame.
         """
@@ -193,11 +197,14 @@ class RawWS:
             extensions = [extensions]
         for value in extensions or ():
             hdrs.append(('Sec-WebSocket-Extensions', value))
-        hostport = f'[{host}]:{port}' if ':' in host else f'{host}:{port}'
+        name = server_hostname or host
+        hostport = f'[{name}]:{port}' if ':' in name else f'{name}:{port}'
         req = make_handshake_request(path, hostport, key=key,
                                      extra_headers=hdrs)
         sock = socket.create_connection((host, port), timeout=timeout)
         try:
+            if ssl_context:
+                sock = ssl_context.wrap_socket(sock, server_hostname=name)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.sendall(req + bytes(extra))
             status, rheaders, rest = cls._read_head(sock)
@@ -321,7 +328,7 @@ class RawWS:
             self.sock.settimeout(left)
             try:
                 chunk = self.sock.recv(max(RECV_CHUNK, n - len(self._buf)))
-            except ConnectionResetError:
+            except (ConnectionResetError, ssl.SSLEOFError):
                 chunk = b''
             if not chunk:
                 return False
@@ -419,7 +426,7 @@ class RawWS:
                     return True
             except socket.timeout:
                 return False
-            except (ConnectionResetError, BrokenPipeError):
+            except (ConnectionResetError, BrokenPipeError, ssl.SSLEOFError):
                 return True
 
     def close(self, code=1000, reason=b''):
