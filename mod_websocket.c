@@ -10,6 +10,7 @@
 #include "mws_conn.h"
 #include "mws_runner.h"
 #include "mws_io.h"
+#include "mws_status.h"
 
 /* Mark upgrade requests for our handler. Fixups run after every access
  * check (Require, auth, SSLRequire, per-dir rewrites), and after
@@ -39,6 +40,7 @@ static int mws_hook_handler(request_rec *r)
 {
     const mws_dir_conf *conf;
     mws_handshake hs;
+    mws_runner_e runner;
     mws_conn *wc;
     apr_status_t rv;
     int status;
@@ -52,7 +54,10 @@ static int mws_hook_handler(request_rec *r)
         return status;
     }
     mws_handshake_accept(r, &hs);
-    rv = mws_conn_create(&wc, r, conf->handler, &hs);
+    runner = r->connection->master ? MWS_RUNNER_HTTP2
+             : mws_io_can_adopt(r->connection) ? MWS_RUNNER_ASYNC
+             : MWS_RUNNER_BLOCKING;
+    rv = mws_conn_create(&wc, r, conf->handler, &hs, runner);
     if (rv != APR_SUCCESS) {
         /* The 101 is out: no error page can follow it. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, WSLOGNO(00013)
@@ -61,7 +66,7 @@ static int mws_hook_handler(request_rec *r)
         r->status = HTTP_SWITCHING_PROTOCOLS;
         return OK;
     }
-    if (mws_io_can_adopt(r->connection)) {
+    if (runner == MWS_RUNNER_ASYNC) {
         /* The MPM lets go of the connection (its worker is free again), and
          * an I/O thread takes it in the suspend_connection hook. */
         mws_io_prepare(wc, r->connection);
@@ -82,6 +87,7 @@ static void mws_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(mws_hook_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     mws_runner_register_hooks(p);
     mws_io_register_hooks(p);
+    mws_status_register_hooks(p);
     ap_hook_fixups(mws_hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mws_hook_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

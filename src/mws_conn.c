@@ -14,6 +14,7 @@
 #include "mws_private.h"
 #include "mws_config.h"
 #include "mws_conn.h"
+#include "mws_status.h"
 
 /* Bytes asked of the input filters per read: one socket read's worth
  * (APR_BUCKET_BUFF_SIZE). The core fills larger requests with several
@@ -29,6 +30,7 @@ struct mws_conn {
     conn_rec *c;
     request_rec *r;
     const websocket_handler *handler;
+    mws_runner_e runner;
     ws_session_t *session;
     mws_outq *outq;
     apr_bucket_brigade *bb_in;
@@ -64,6 +66,7 @@ static apr_status_t conn_on_message(void *baton, ws_opcode_e op,
     mws_conn *wc = baton;
 
     ++wc->msgs_in;
+    mws_status_message_in();
     wc->last_msg = apr_time_now();
     ap_log_cerror(APLOG_MARK, APLOG_TRACE3, 0, wc->c,
                   MWS_CONN_FMT "message in: %s, %" APR_SIZE_T_FMT " bytes",
@@ -118,17 +121,23 @@ static apr_status_t conn_send(websocket_conn_t *pub, websocket_type_e type,
                               const void *data, apr_size_t len)
 {
     mws_conn *wc = (mws_conn *)pub;
+    apr_status_t rv;
 
     if (type != WEBSOCKET_TEXT && type != WEBSOCKET_BINARY) {
         return APR_EINVAL;
     }
     if (in_own_pump(wc)) {
         ++wc->msgs_out;
+        mws_status_message_out();
         wc->last_msg = apr_time_now();
         return engine_status(ws_session_send(wc->session, (ws_opcode_e)type,
                                              data, len));
     }
-    return mws_outq_push(wc->outq, (mws_outq_kind_e)type, 0, data, len);
+    rv = mws_outq_push(wc->outq, (mws_outq_kind_e)type, 0, data, len);
+    if (rv == APR_ENOSPC) {
+        mws_status_dropped();
+    }
+    return rv;
 }
 
 static apr_status_t conn_ping(websocket_conn_t *pub, const void *data,
@@ -177,7 +186,7 @@ static const websocket_conn_ops conn_ops = {
 
 apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
                              const websocket_handler *handler,
-                             const mws_handshake *hs)
+                             const mws_handshake *hs, mws_runner_e runner)
 {
     conn_rec *c = r->connection;
     const mws_dir_conf *conf = mws_config_get(r);
@@ -246,6 +255,8 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
                   hs->extensions ? ", " : "",
                   hs->extensions ? hs->extensions : "");
     *pwc = wc;
+    wc->runner = runner;
+    mws_status_open(runner);
     return APR_SUCCESS;
 }
 
@@ -356,6 +367,7 @@ static void read_input(mws_conn *wc)
                 break;
             }
             wc->bytes_in += len;
+            mws_status_bytes_in(len);
             rv = ws_session_feed(wc->session, data, len);
             if (rv != APR_SUCCESS) {
                 log_feed_status(wc, rv);
@@ -382,6 +394,7 @@ static void drain_outq(mws_conn *wc)
             if (ws_session_send(wc->session, (ws_opcode_e)item->kind,
                                 item->data, item->len) == APR_SUCCESS) {
                 ++wc->msgs_out;
+        mws_status_message_out();
                 wc->last_msg = apr_time_now();
             }
             break;
@@ -399,6 +412,7 @@ static void drain_outq(mws_conn *wc)
                       MWS_CONN_FMT "client %s reads too slowly: over %"
                       APR_OFF_T_FMT " bytes pending; closed with 1008",
                       wc->pub.id, wc->c->client_ip, wc->max_pending);
+        mws_status_slow_closed();
         mws_conn_close(wc, WS_CLOSE_POLICY, "slow consumer",
                        wc->close_timeout);
     }
@@ -426,6 +440,7 @@ static void write_output(mws_conn *wc)
 {
     conn_rec *c = wc->c;
     apr_bucket *e;
+    apr_off_t chunk;
     apr_status_t rv;
     int pending;
 
@@ -445,14 +460,10 @@ static void write_output(mws_conn *wc)
         }
         /* bb_tmp takes the rest; bb_out keeps one chunk to pass. */
         apr_brigade_split_ex(wc->bb_out, e, wc->bb_tmp);
-        if (wc->out_len > MWS_WRITE_CHUNK) {
-            wc->bytes_out += MWS_WRITE_CHUNK;
-            wc->out_len -= MWS_WRITE_CHUNK;
-        }
-        else {
-            wc->bytes_out += wc->out_len;
-            wc->out_len = 0;
-        }
+        chunk = wc->out_len > MWS_WRITE_CHUNK ? MWS_WRITE_CHUNK : wc->out_len;
+        wc->bytes_out += chunk;
+        wc->out_len -= chunk;
+        mws_status_bytes_out((apr_size_t)chunk);
         rv = ap_pass_brigade(c->output_filters, wc->bb_out);
         apr_brigade_cleanup(wc->bb_out);
         APR_BRIGADE_CONCAT(wc->bb_out, wc->bb_tmp);
@@ -608,6 +619,7 @@ void mws_conn_finish(mws_conn *wc)
     if (wc->opened && wc->handler->close) {
         wc->handler->close(&wc->pub, code, reason);
     }
+    mws_status_close(wc->runner, code);
     /* The access log line of the upgrade request, written when the request
      * ends, shows 101, the WebSocket's duration and its bytes. */
     wc->r->status = HTTP_SWITCHING_PROTOCOLS;

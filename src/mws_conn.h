@@ -8,6 +8,7 @@
 #include "mod_websocket.h"
 #include "mws_handshake.h"
 #include "mws_outq.h"
+#include "mws_status.h"
 
 typedef struct mws_conn mws_conn;
 
@@ -17,10 +18,11 @@ typedef struct mws_conn mws_conn;
  * engine and the handler's connection (whose open callback runs here).
  * @param handler the provider chosen by WebSocketHandler
  * @param hs what the 101 agreed on (subprotocol, permessage-deflate)
+ * @param runner who will run it (counted in mws_status until it finishes)
  */
 apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
                              const websocket_handler *handler,
-                             const mws_handshake *hs);
+                             const mws_handshake *hs, mws_runner_e runner);
 
 /** The queue other threads push to; its waker belongs to the runner. */
 mws_outq *mws_conn_outq(mws_conn *wc);

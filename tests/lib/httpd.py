@@ -94,7 +94,7 @@ ACCESS_FIELDS = ('client', 'user', 'time', 'request', 'status', 'bytes',
 # except log_config/logio/unixd, which are compiled in).
 STD_MODULES = ('authz_core', 'authz_host', 'authz_user', 'authn_core',
                'authn_file', 'auth_basic', 'mime', 'dir', 'reqtimeout',
-               'deflate', 'filter', 'headers', 'setenvif')
+               'deflate', 'filter', 'headers', 'setenvif', 'status')
 
 MPM_CONF = {
     'event': """

@@ -1,0 +1,111 @@
+"""290: the WebSockets section of mod_status (/server-status, and its
+?auto form): WebSockets open by runner, messages and bytes each way, close
+codes and slow-consumer drops, summed over the children (shared memory).
+Counts are compared as deltas: other tests' WebSockets may still be
+closing when one starts."""
+
+import re
+import socket
+import struct
+
+from wsraw import OP_TEXT, OP_BINARY, OP_CLOSE
+from wsit import connect, get, wait_for, Via
+
+
+def status(httpd):
+    r = get(httpd, '/server-status?auto')
+    assert r.status == 200, f'/server-status?auto: {r.status}'
+    out = {}
+    for line in r.body.decode().splitlines():
+        key, sep, value = line.partition(': ')
+        if sep and key.startswith('WebSocket'):
+            out[key] = int(value)
+    assert 'WebSocketsOpen' in out, f'no WebSocket lines:\n{r.body[:2000]}'
+    return out
+
+
+def delta(before, after, key):
+    return after[key] - before[key]
+
+
+def test_ws_290_01_open_messages_bytes(httpd):
+    before = status(httpd)
+    runner = 'Async' if httpd.mpm == 'event' else 'Blocking'
+    sockets = [connect(httpd) for _ in range(3)]
+    h2 = httpd.mpm != 'prefork'
+    if h2:
+        sockets.append(Via(httpd, 'h2c').connect())
+    try:
+        now = status(httpd)
+        assert delta(before, now, f'WebSocketsOpen{runner}') >= 3, (before,
+                                                                    now)
+        if h2:
+            assert delta(before, now, 'WebSocketsOpenHTTP2') >= 1, now
+        assert delta(before, now, 'WebSocketsTotal') == len(sockets), now
+        for ws in sockets:
+            for i in range(5):
+                ws.send_frame(OP_BINARY, b'x' * 1000)
+                assert ws.recv_message() == (OP_BINARY, b'x' * 1000)
+        for ws in sockets:
+            assert ws.close() == (1000, b'')
+    finally:
+        for ws in sockets:
+            ws.close_socket()
+    n = len(sockets)
+    assert wait_for(lambda: delta(before, status(httpd),
+                                  'WebSocketCloses1000') >= n), \
+        'the closes were not counted'
+    after = status(httpd)
+    assert delta(before, after, 'WebSocketMessagesIn') >= 5 * n
+    assert delta(before, after, 'WebSocketMessagesOut') >= 5 * n
+    # each frame: 1000 bytes of payload, a header of 4 (+4 mask in)
+    assert delta(before, after, 'WebSocketBytesIn') >= 5 * n * 1008
+    assert delta(before, after, 'WebSocketBytesOut') >= 5 * n * 1004
+    assert after[f'WebSocketsOpen{runner}'] <= before[f'WebSocketsOpen{runner}'] \
+        or wait_for(lambda: status(httpd)[f'WebSocketsOpen{runner}']
+                    <= before[f'WebSocketsOpen{runner}'])
+
+
+def test_ws_290_02_close_codes(httpd):
+    before = status(httpd)
+    with connect(httpd, '/test') as ws:            # handler closes: 4000
+        ws.send_frame(OP_TEXT, b'close 4000 bye')
+        assert ws.expect_close() == (4000, b'bye')
+        ws.send_frame(OP_CLOSE, struct.pack('!H', 4000))
+    with connect(httpd) as ws:                      # protocol error: 1002
+        ws.send_frame(OP_TEXT, b'x', mask=False)
+        assert ws.expect_close()[0] == 1002
+    with connect(httpd) as ws:                      # bad UTF-8: 1007
+        ws.send_frame(OP_TEXT, b'\xff')
+        assert ws.expect_close()[0] == 1007
+    ws = connect(httpd)                             # TCP dropped: 1006
+    ws.close_socket()
+    want = {'WebSocketClosesOther': 1, 'WebSocketCloses1002': 1,
+            'WebSocketCloses1007': 1, 'WebSocketCloses1006': 1}
+    assert wait_for(lambda: all(delta(before, status(httpd), k) >= v
+                                for k, v in want.items()), timeout=5), \
+        (before, status(httpd))
+
+
+def test_ws_290_03_slow_consumer_drops(httpd):
+    """Pushes to a client that does not read are refused over 64 KiB
+    (WebSocketSlowConsumer drop): the page counts them."""
+    before = status(httpd)
+    ws = connect(httpd, '/t300/slow-drop')
+    ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        ws.send_frame(OP_TEXT, b'push 20000 1000')
+        assert wait_for(lambda: delta(before, status(httpd),
+                                      'WebSocketSlowConsumerDrops') > 1000,
+                        timeout=10), 'no drops counted'
+    finally:
+        ws.close_socket()
+
+
+def test_ws_290_04_html_section(httpd):
+    r = get(httpd, '/server-status')
+    assert r.status == 200
+    body = r.body.decode()
+    assert '<h2>WebSockets (mod_websocket)</h2>' in body, body[-3000:]
+    assert re.search(r'<tr><td>1000</td><td>\d+</td></tr>', body), \
+        'no close-code table'
