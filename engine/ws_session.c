@@ -730,6 +730,9 @@ static apr_status_t frame_start(ws_session_t *session)
 {
     const ws_frame_hdr_t *hdr = &session->fp.hdr;
 
+    if (session->cb->on_frame) {
+        session->cb->on_frame(session->baton, hdr);
+    }
     /* RFC 6455 §5.1: a server MUST close the connection when it receives
      * an unmasked frame. */
     if (!hdr->masked) {

@@ -4,6 +4,7 @@
 
 #include "ws.h"
 #include "ws_deflate.h"
+#include "ws_frame.h"
 
 typedef struct ws_session_t ws_session_t;
 
@@ -36,6 +37,9 @@ typedef struct ws_session_callbacks_t {
      */
     apr_status_t (*on_send)(void *baton, const char *hdr, apr_size_t hlen,
                             const char *payload, apr_size_t plen);
+    /** A frame's header arrived, before any check (may be NULL; for
+     *  tracing). */
+    void (*on_frame)(void *baton, const ws_frame_hdr_t *hdr);
 } ws_session_callbacks_t;
 
 /**

@@ -77,12 +77,33 @@ static apr_status_t conn_on_message(void *baton, ws_opcode_e op,
     return APR_SUCCESS;
 }
 
+/* LogLevel websocket:trace3 shows every frame each way. */
+static void conn_on_frame(void *baton, const ws_frame_hdr_t *hdr)
+{
+    mws_conn *wc = baton;
+
+    ap_log_cerror(APLOG_MARK, APLOG_TRACE3, 0, wc->c,
+                  MWS_CONN_FMT "frame in: opcode %u%s%s, rsv %u, %"
+                  APR_UINT64_T_FMT " bytes", wc->pub.id, hdr->opcode,
+                  hdr->fin ? ", fin" : "", hdr->masked ? ", masked" : "",
+                  hdr->rsv >> 4, hdr->payload_len);
+}
+
 static apr_status_t conn_on_send(void *baton, const char *hdr,
                                  apr_size_t hlen, const char *payload,
                                  apr_size_t plen)
 {
     mws_conn *wc = baton;
     apr_status_t rv;
+
+    if (APLOGctrace3(wc->c)) {
+        unsigned char b0 = (unsigned char)hdr[0];
+
+        ap_log_cerror(APLOG_MARK, APLOG_TRACE3, 0, wc->c,
+                      MWS_CONN_FMT "frame out: opcode %u%s, rsv %u, %"
+                      APR_SIZE_T_FMT " bytes", wc->pub.id, b0 & 0x0fU,
+                      (b0 & 0x80) ? ", fin" : "", (b0 >> 4) & 7U, plen);
+    }
 
     /* apr_brigade_write() packs small frames into shared heap buckets, so
      * many small messages become few writes. */
@@ -97,7 +118,8 @@ static apr_status_t conn_on_send(void *baton, const char *hdr,
 static const ws_session_callbacks_t conn_callbacks = {
     conn_on_message,
     NULL,
-    conn_on_send
+    conn_on_send,
+    conn_on_frame
 };
 
 /* ---- the handler's calls ---------------------------------------------- */

@@ -2,13 +2,14 @@
 ?auto form): WebSockets open by runner, messages and bytes each way, close
 codes and slow-consumer drops, summed over the children (shared memory).
 Counts are compared as deltas: other tests' WebSockets may still be
-closing when one starts."""
+closing when one starts. And LogLevel websocket:trace3 shows frames."""
 
 import re
 import socket
 import struct
 
-from wsraw import OP_TEXT, OP_BINARY, OP_CLOSE
+from httpd import Httpd
+from wsraw import OP_TEXT, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG
 from wsit import connect, get, wait_for, Via
 
 
@@ -109,3 +110,31 @@ def test_ws_290_04_html_section(httpd):
     assert '<h2>WebSockets (mod_websocket)</h2>' in body, body[-3000:]
     assert re.search(r'<tr><td>1000</td><td>\d+</td></tr>', body), \
         'no close-code table'
+
+
+def test_ws_290_05_trace3_shows_frames(server_workdir):
+    """LogLevel websocket:trace3 logs every frame each way."""
+    h = Httpd(server_workdir('trace3'), loglevel='info websocket:trace3',
+              name='trace3')
+    h.start()
+    try:
+        with connect(h) as ws:
+            ws.send_frame(OP_TEXT, b'ab', fin=False)
+            ws.send_frame(OP_PING, b'p')
+            ws.send_frame(OP_CONT, b'cd', fin=True)
+            assert ws.recv_message() == (OP_PONG, b'p')
+            assert ws.recv_message() == (OP_TEXT, b'abcd')
+            assert ws.close() == (1000, b'')
+        want = [r'frame in: opcode 1, masked, rsv 0, 2 bytes',
+                r'frame in: opcode 9, fin, masked, rsv 0, 1 bytes',
+                r'frame in: opcode 0, fin, masked, rsv 0, 2 bytes',
+                r'frame out: opcode 10, fin, rsv 0, 1 bytes',
+                r'frame out: opcode 1, fin, rsv 0, 4 bytes',
+                r'frame in: opcode 8, fin, masked, rsv 0, 2 bytes',
+                r'frame out: opcode 8, fin, rsv 0, 2 bytes']
+        assert wait_for(lambda: all(
+            any(w in line for line in h.error_log_lines_since(0))
+            for w in want)), \
+            [line for line in h.error_log_lines_since(0) if 'frame' in line]
+    finally:
+        h.stop()
