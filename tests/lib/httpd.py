@@ -21,7 +21,7 @@ killing leftovers by their PIDs.
 
 API (stable; tests/integration and tests/conformance use it):
     Httpd(workdir, mpm='event', extra_conf='', name='ws', loglevel=None,
-          tls=False, h2=False)
+          tls=False, h2=False, load_modules=True)
     .port .host .base_url .origin .ws_url(path) .url(path) .workdir
     .tls_port .ca (testca.TestCA) .wss_url(path) .tls_origin   (tls=True)
     .docroot .conf_path .error_log .access_log (paths) .pid .running
@@ -41,7 +41,8 @@ Every config has the default locations
     <Location /increment>  WebSocketHandler increment </Location>
     <Location /test>       WebSocketHandler test      </Location>
 
-(/test only when the test-only handler module has been built), a docroot
+(/test only when the test-only handler module has been built; none of
+this with load_modules=False, whose extra_conf loads the modules), a docroot
 with index.html (so GET / answers 200) and a file "echo" ("echo page"), so
 a GET /echo without Upgrade is served as if the module were not there.
 tls=True adds a TLS vhost (ServerName localhost) on tls_port with a
@@ -154,17 +155,7 @@ DirectoryIndex index.html
 Timeout 30
 KeepAliveTimeout 5
 
-# mod_websocket and its handlers, as built in the tree
-LoadModule websocket_module "$top_builddir/.libs/mod_websocket.so"
-$handler_modules
-
-<Location /echo>
-    WebSocketHandler echo
-</Location>
-<Location /increment>
-    WebSocketHandler increment
-</Location>
-$test_location
+$websocket_conf
 $protocol_conf
 # ---- extra configuration ----
 $extra_conf
@@ -247,7 +238,8 @@ class Httpd:
     _live = weakref.WeakSet()
 
     def __init__(self, workdir, mpm='event', extra_conf='', name='ws',
-                 loglevel=None, config=None, tls=False, h2=False):
+                 loglevel=None, config=None, tls=False, h2=False,
+                 load_modules=True):
         if mpm not in MPM_CONF:
             raise ValueError(f'unknown mpm {mpm!r}, use one of {MPMS}')
         self.config = config or load_config()
@@ -260,6 +252,7 @@ class Httpd:
         self.host = '127.0.0.1'
         self.port = free_port(self.host)
         self.h2 = h2
+        self.load_modules = load_modules
         self.tls_port = free_port(self.host) if tls else None
         # one CA for all servers of a session (their workdirs' parent)
         self.ca = (make_ca(os.path.join(os.path.dirname(self.workdir),
@@ -394,7 +387,32 @@ class Httpd:
         lib = self.config['libexecdir']
         std = '\n'.join(f'LoadModule {m}_module "{lib}/mod_{m}.so"'
                         for m in STD_MODULES)
-        handlers = [f'LoadModule websocket_echo_module '
+        return string.Template(CONF_TEMPLATE).substitute(
+            name=self.name, mpm=self.mpm, workdir=self.workdir,
+            port=self.port, user_group=self._user_group(), libexecdir=lib,
+            std_modules=std, mpm_conf=MPM_CONF[self.mpm],
+            loglevel=self.loglevel,
+            websocket_conf=self._websocket_conf() if self.load_modules else
+            '# mod_websocket: loaded by the extra configuration',
+            protocol_conf=self._protocol_conf(),
+            extra_conf=self.subst(extra))
+
+    @staticmethod
+    def _user_group():
+        if os.geteuid() != 0:
+            return ''
+        try:
+            pwd.getpwnam('www-data')
+            return 'User www-data\nGroup www-data'
+        except KeyError:
+            return 'User nobody\nGroup nogroup'
+
+    def _websocket_conf(self):
+        """mod_websocket and its handlers as built in the tree, and the
+        default locations."""
+        handlers = [f'LoadModule websocket_module '
+                    f'"{self.module_path("websocket")}"',
+                    f'LoadModule websocket_echo_module '
                     f'"{self.module_path("echo")}"',
                     f'LoadModule websocket_increment_module '
                     f'"{self.module_path("increment")}"',
@@ -407,21 +425,12 @@ class Httpd:
             test_location = ('<Location /test>\n'
                              '    WebSocketHandler test\n'
                              '</Location>\n')
-        user_group = ''
-        if os.geteuid() == 0:
-            try:
-                pwd.getpwnam('www-data')
-                user_group = 'User www-data\nGroup www-data'
-            except KeyError:
-                user_group = 'User nobody\nGroup nogroup'
-        return string.Template(CONF_TEMPLATE).substitute(
-            name=self.name, mpm=self.mpm, workdir=self.workdir,
-            port=self.port, user_group=user_group, libexecdir=lib,
-            std_modules=std, mpm_conf=MPM_CONF[self.mpm],
-            loglevel=self.loglevel, top_builddir=self.top_builddir,
-            handler_modules='\n'.join(handlers), test_location=test_location,
-            protocol_conf=self._protocol_conf(),
-            extra_conf=self.subst(extra))
+        return '\n'.join(
+            ['# mod_websocket and its handlers, as built in the tree']
+            + handlers
+            + ['<Location /echo>', '    WebSocketHandler echo', '</Location>',
+               '<Location /increment>', '    WebSocketHandler increment',
+               '</Location>', test_location])
 
     def _protocol_conf(self):
         """mod_http2 (h2=True: h2c with prior knowledge on the plain port,

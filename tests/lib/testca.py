@@ -2,8 +2,8 @@
 
 make_ca(directory) writes, with the openssl command line tool:
     ca.pem                  the test CA (clients trust it)
-    server.pem, server.key  a certificate for localhost, 127.0.0.1 and
-                            ws.test, signed by the CA
+    server.pem, server.key  a certificate for SERVER_NAMES and 127.0.0.1,
+                            signed by the CA
 and returns a TestCA with those paths and ssl_context(alpn) for clients.
 Existing files are reused, so one CA serves a whole test session.
 """
@@ -15,7 +15,7 @@ import subprocess
 __all__ = ['TestCA', 'make_ca', 'SERVER_NAMES']
 
 # Names the server certificate is valid for (subjectAltName).
-SERVER_NAMES = ('localhost', 'ws.test')
+SERVER_NAMES = ('localhost', 'ws.test', 'www.example.com')  # the last: conf-examples
 
 
 class TestCA:
