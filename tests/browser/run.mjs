@@ -1,0 +1,120 @@
+// run.mjs: drive Debian's Chromium (headless, through playwright-core) over the demo pages of one base URL.
+// Usage: node run.mjs BASE_URL   (e.g. https://127.0.0.1:8443)
+// Prints one JSON object with what each check saw; tests/browser/test_500_browser.py judges it.
+import { chromium } from "playwright-core";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const base = process.argv[2];
+const TIMEOUT = 20000;
+
+// Flags this machine's Chromium needs headless as root in a container, and
+// nothing that talks to the network; a fresh profile every run.
+const profile = mkdtempSync(join(tmpdir(), "mws-chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  ignoreHTTPSErrors: true,          // the demo's self-signed certificate
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update",
+         "--disable-sync"],
+});
+const result = { base };
+
+async function step(name, fn) {
+  try {
+    result[name] = await fn();
+  } catch (e) {
+    result[name] = { error: String(e && e.stack || e) };
+  }
+}
+
+try {
+  // The echo page: its form sends, its log shows the echo.
+  await step("echo_page", async () => {
+    const page = await context.newPage();
+    await page.goto(base + "/echo");
+    await page.waitForFunction(
+      () => document.getElementById("echo-status").textContent === "open",
+      null, { timeout: TIMEOUT });
+    await page.fill("#echo-text", "hello from chromium ✓");
+    await page.click("#echo-form button");
+    await page.waitForFunction(
+      () => document.getElementById("log").textContent.includes("← hello from chromium ✓"),
+      null, { timeout: TIMEOUT });
+    const log = await page.textContent("#log");
+    await page.close();
+    return { log };
+  });
+
+  // From the page's origin: a 1 MiB Blob round trip, then a clean close.
+  await step("blob_and_close", async () => {
+    const page = await context.newPage();
+    await page.goto(base + "/echo");
+    const out = await page.evaluate(async () => {
+      const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/echo";
+      const ws = new WebSocket(url);
+      ws.binaryType = "blob";
+      await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = fail; });
+      const sent = new Uint8Array(1 << 20);
+      for (let i = 0; i < sent.length; i += 65536) {
+        crypto.getRandomValues(sent.subarray(i, i + 65536));
+      }
+      ws.send(new Blob([sent]));
+      const blob = await new Promise((ok) => { ws.onmessage = (e) => ok(e.data); });
+      const got = new Uint8Array(await blob.arrayBuffer());
+      let same = got.length === sent.length;
+      for (let i = 0; same && i < got.length; i++) {
+        same = got[i] === sent[i];
+      }
+      const closed = new Promise((ok) => {
+        ws.onclose = (e) => ok({ code: e.code, reason: e.reason, wasClean: e.wasClean });
+      });
+      ws.close(1000, "done");
+      return { isBlob: blob instanceof Blob, size: got.length, same, close: await closed };
+    });
+    await page.close();
+    return out;
+  });
+
+  // Two chat pages in one room: what one says, the other shows.
+  await step("chat", async () => {
+    const room = "room-" + Math.random().toString(36).slice(2, 8);
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const [page, user] of [[pages[0], "ann"], [pages[1], "ben"]]) {
+      await page.goto(base + "/chat");
+      await page.waitForFunction(
+        () => document.getElementById("status").textContent === "open",
+        null, { timeout: TIMEOUT });
+      await page.fill("#user", user);
+      await page.fill("#room", room);
+      await page.click("#join");
+      await page.waitForFunction(
+        (u) => document.getElementById("messages").textContent.includes(u + " joined"),
+        user, { timeout: TIMEOUT });
+    }
+    await pages[0].waitForFunction(
+      () => document.getElementById("messages").textContent.includes("ben joined"),
+      null, { timeout: TIMEOUT });
+    await pages[0].fill("#text", "hello ben");
+    await pages[0].click("#send");
+    await pages[1].waitForFunction(
+      () => document.getElementById("messages").textContent.includes("ann: hello ben"),
+      null, { timeout: TIMEOUT });
+    await pages[1].fill("#text", "hi ann");
+    await pages[1].click("#send");
+    await pages[0].waitForFunction(
+      () => document.getElementById("messages").textContent.includes("ben: hi ann"),
+      null, { timeout: TIMEOUT });
+    const seen = [await pages[0].textContent("#messages"), await pages[1].textContent("#messages")];
+    for (const page of pages) {
+      await page.close();
+    }
+    return { room, seen };
+  });
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+console.log(JSON.stringify(result));
