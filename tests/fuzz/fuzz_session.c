@@ -114,6 +114,7 @@ typedef struct fz_run_t {
     int close_out;             /* a close frame was sent */
     unsigned long sends;
     unsigned long messages;
+    unsigned long frames;      /* headers seen by on_frame */
     apr_uint64_t out_hash;     /* FNV-1a over everything sent/delivered */
     apr_size_t out_bytes;
 } fz_run_t;
@@ -295,6 +296,8 @@ static apr_status_t fz_on_message(void *baton, ws_opcode_e op,
     if (op == WS_OP_TEXT) {
         FZ_CHECK(ws_test_utf8_ref((const unsigned char *)data, len));
     }
+    /* a message is never delivered before the frames it came in */
+    FZ_CHECK(run->frames > run->messages);
     ++run->messages;
     fz_hash(run, &tag, 1);
     fz_hash(run, data, len);
@@ -333,6 +336,15 @@ static void fz_on_pong(void *baton, const char *data, apr_size_t len)
     FZ_CHECK(len <= WS_MAX_CTRL_PAYLOAD && data[len] == '\0');
     fz_hash(run, &tag, 1);
     fz_hash(run, data, len);
+}
+
+/* Every header reaches on_frame before any rule is applied to it. */
+static void fz_on_frame(void *baton, const ws_frame_hdr_t *hdr)
+{
+    fz_run_t *run = baton;
+
+    FZ_CHECK(hdr->opcode <= 0xf && (hdr->rsv & ~WS_FRAME_RSV_BITS) == 0);
+    run->frames++;
 }
 
 /* The close code a failing status must come with. */
@@ -504,6 +516,7 @@ static void fz_run_init(fz_run_t *run, apr_pool_t *p, unsigned int variant,
     cb->on_message = fz_on_message;
     cb->on_pong = run->no_pong_cb ? NULL : fz_on_pong;
     cb->on_send = fz_on_send;
+    cb->on_frame = fz_on_frame;
     FZ_CHECK(ws_session_create(&run->session, p, &run->limits, cb, run)
              == APR_SUCCESS);
     if (run->deflate) {

@@ -1038,6 +1038,63 @@ static ws_session_t *rec_session(send_rec_t *rec)
     return rec->session;
 }
 
+/* on_frame sees every header as it arrived, the failing one too. */
+typedef struct {
+    ws_frame_hdr_t hdr[4];
+    int n;
+} frame_rec_t;
+
+static void frec_on_frame(void *baton, const ws_frame_hdr_t *hdr)
+{
+    frame_rec_t *rec = baton;
+
+    ck_assert_int_lt(rec->n, 4);
+    rec->hdr[rec->n++] = *hdr;
+}
+
+static apr_status_t frec_on_message(void *baton, ws_opcode_e op,
+                                    const char *data, apr_size_t len)
+{
+    return APR_SUCCESS;
+}
+
+static apr_status_t frec_on_send(void *baton, const char *hdr,
+                                 apr_size_t hlen, const char *payload,
+                                 apr_size_t plen)
+{
+    return APR_SUCCESS;
+}
+
+static const ws_session_callbacks_t frec_cb = {
+    frec_on_message, NULL, frec_on_send, frec_on_frame
+};
+
+START_TEST(test_ws_session_on_frame)
+{
+    frame_rec_t rec = { { { 0 } }, 0 };
+    ws_test_buf_t *in = ws_test_buf_make();
+    ws_session_t *s;
+
+    ck_assert_int_eq(ws_session_create(&s, ws_test_pool, NULL, &frec_cb,
+                                       &rec), APR_SUCCESS);
+    ws_test_client_frame(in, 0, WS_OP_TEXT, "ab", 2);
+    ws_test_client_frame(in, 1, WS_OP_CONT, "cd", 2);
+    ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_BINARY, "x", 1,
+                            ws_test_key, 0);
+    ck_assert_int_eq(ws_session_feed(s, (const char *)in->data, in->len),
+                     WS_EPROTO);
+    ck_assert_int_eq(rec.n, 3);
+    ck_assert_uint_eq(rec.hdr[0].opcode, WS_OP_TEXT);
+    ck_assert_int_eq(rec.hdr[0].fin, 0);
+    ck_assert_int_eq(rec.hdr[0].masked, 1);
+    ck_assert_uint_eq(rec.hdr[0].payload_len, 2);
+    ck_assert_uint_eq(rec.hdr[1].opcode, WS_OP_CONT);
+    ck_assert_int_eq(rec.hdr[1].fin, 1);
+    ck_assert_uint_eq(rec.hdr[2].opcode, WS_OP_BINARY);
+    ck_assert_uint_eq(rec.hdr[2].rsv, WS_FRAME_RSV1);
+}
+END_TEST
+
 /* One on_send call per frame; the payload is passed, not copied. */
 START_TEST(test_ws_session_send_frames)
 {
@@ -2133,6 +2190,7 @@ Suite *test_ws_session_suite(void)
     tcase_add_test(tc, test_ws_session_pmd_send);
     tcase_add_test(tc, test_ws_session_pmd_echo);
     tcase_add_test(tc, test_ws_session_pmd_params);
+    tcase_add_test(tc, test_ws_session_on_frame);
     suite_add_tcase(s, tc);
     return s;
 }
