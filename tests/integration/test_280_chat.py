@@ -19,6 +19,7 @@ CHAT_CONF = '''
 ServerLimit 1
 StartServers 1
 MaxRequestWorkers 25
+AsyncRequestWorkerFactor 50
 WebSocketChatHistory 5
 WebSocketChatMaxRooms 4
 <Location /chat>
@@ -223,3 +224,31 @@ def test_ws_280_09_slow_member_does_not_block(chatd):
     slow.ws.close_socket()
     a.close()
     b.close()
+
+
+def test_ws_280_10_three_hundred_members(chatd):
+    """300 members in one room, one of them not reading: every broadcast
+    reaches the 299 others (each sender's in order; senders interleave)."""
+    room = 'r10'
+    slow = Member(chatd, '/chat-slow')
+    slow.ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.join(room)
+    members = [Member(chatd) for _ in range(299)]
+    for i, m in enumerate(members):
+        m.join(room, user=f'm{i}')
+    # then the notices of those who came after it, in their order
+    for i, m in enumerate(members):
+        for j in range(i + 1, len(members)):
+            m.expect('join', user=f'm{j}')
+    text = 'y' * 2000
+    for k in range(10):
+        members[k].send(type='message', room=room, text=f'{k} {text}')
+    want = sorted((f'm{k}', f'{k} {text}') for k in range(10))
+    for i, m in enumerate(members):
+        got = [m.expect('message') for _ in range(10)]
+        assert sorted((g['user'], g['text']) for g in got) == want, \
+            f'member {i}: {[g["user"] for g in got]}'
+
+    for m in members:
+        m.ws.close_socket()
+    slow.ws.close_socket()
