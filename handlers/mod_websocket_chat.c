@@ -51,6 +51,7 @@ APR_RING_HEAD(chat_member_list, chat_member);
 struct chat_conn {
     websocket_conn_t *wc;
     const char *user;
+    char chosen[CHAT_MAX_NAME + 1];     /* a guest's own name, if any */
     int authenticated;
     chat_member slots[CHAT_ROOMS_PER_CONN];
 };
@@ -414,7 +415,9 @@ static void chat_message(websocket_conn_t *wc, websocket_type_e type,
     m = chat_membership(cc, room);
     if (!strcmp(kind, "join")) {
         if (user && !cc->authenticated && chat_name_ok(user)) {
-            cc->user = apr_pstrdup(wc->pool, user);
+            /* a fixed buffer: renaming again and again costs nothing */
+            apr_cpystrn(cc->chosen, user, sizeof(cc->chosen));
+            cc->user = cc->chosen;
         }
         chat_join(cc, room);
     }

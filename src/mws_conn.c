@@ -416,7 +416,7 @@ static void drain_outq(mws_conn *wc)
             if (ws_session_send(wc->session, (ws_opcode_e)item->kind,
                                 item->data, item->len) == APR_SUCCESS) {
                 ++wc->msgs_out;
-        mws_status_message_out();
+                mws_status_message_out();
                 wc->last_msg = apr_time_now();
             }
             break;
