@@ -1,5 +1,6 @@
 // run.mjs: drive Debian's Chromium (headless, through playwright-core) over the demo pages of one base URL.
-// Usage: node run.mjs BASE_URL   (e.g. https://127.0.0.1:8443)
+// Usage: node run.mjs BASE_URL [HOST_RESOLVER_RULES]
+//   (e.g. https://127.0.0.1:8443, or https://www.example.com:8443 "MAP www.example.com 127.0.0.1")
 // Prints one JSON object with what each check saw; tests/browser/test_500_browser.py judges it.
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -7,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const base = process.argv[2];
+const resolve = process.argv[3];
 const TIMEOUT = 20000;
 
 // Flags this machine's Chromium needs headless as root in a container, and
@@ -18,7 +20,7 @@ const context = await chromium.launchPersistentContext(profile, {
   ignoreHTTPSErrors: true,          // the demo's self-signed certificate
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-background-networking", "--disable-component-update",
-         "--disable-sync"],
+         "--disable-sync"].concat(resolve ? ["--host-resolver-rules=" + resolve] : []),
 });
 const result = { base };
 
@@ -34,7 +36,7 @@ try {
   // The echo page: its form sends, its log shows the echo.
   await step("echo_page", async () => {
     const page = await context.newPage();
-    await page.goto(base + "/echo");
+    await page.goto(base + "/");
     await page.waitForFunction(
       () => document.getElementById("echo-status").textContent === "open",
       null, { timeout: TIMEOUT });
@@ -51,7 +53,7 @@ try {
   // From the page's origin: a 1 MiB Blob round trip, then a clean close.
   await step("blob_and_close", async () => {
     const page = await context.newPage();
-    await page.goto(base + "/echo");
+    await page.goto(base + "/");
     const out = await page.evaluate(async () => {
       const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/echo";
       const ws = new WebSocket(url);

@@ -13,6 +13,7 @@ import subprocess
 
 import pytest
 
+from browser import run_chromium, assert_pages_work
 from h2ws import H2WS
 from httpd import Httpd, free_port, load_config
 from testca import make_ca
@@ -226,3 +227,22 @@ IncludeOptional "{confdir}/mods-enabled/*.conf"
         assert 'websocket_chat_module' in loaded, loaded
     finally:
         h.stop()
+
+
+def test_ws_400_13_chromium_on_the_site(site):
+    """The README's recipe, in a browser: Chromium on
+    https://www.example.com:PORT/ and /chat (the site's own name and
+    certificate) echoes and chats, over HTTP/2 where the example turns it
+    on and over HTTP/1.1 where not."""
+    with open(site.access_log) as f:
+        mark = len(f.read().splitlines())
+    assert_pages_work(run_chromium(f'https://{SITE}:{site.site_port}',
+                                   resolve=f'MAP {SITE} 127.0.0.1'))
+    want = 'HTTP/2.0' if site.h2 else 'HTTP/1.1'
+    with open(site.access_log) as f:
+        lines = f.read().splitlines()[mark:]
+    for path in ('/echo', '/chat'):
+        upgrades = [e for e in lines if f'\tGET {path} ' in e and '\t101\t' in e]
+        assert upgrades, f'no WebSocket for {path}:\n' + '\n'.join(lines)
+        assert all(f'\tGET {path} {want}\t' in e for e in upgrades), \
+            '\n'.join(upgrades)
