@@ -80,6 +80,46 @@ try {
     return out;
   });
 
+  // Many at once, then many one after the other: each echoes and closes
+  // cleanly (over HTTP/2 each is a stream of the page's one connection).
+  await step("many", async () => {
+    const page = await context.newPage();
+    await page.goto(base + "/");
+    const out = await page.evaluate(async () => {
+      const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/echo";
+      function session(id, messages) {
+        return new Promise((ok) => {
+          const ws = new WebSocket(url);
+          const got = [];
+          ws.onopen = () => {
+            for (let i = 0; i < messages; i++) {
+              ws.send(id + ":" + i);
+            }
+          };
+          ws.onmessage = (e) => {
+            got.push(e.data);
+            if (got.length === messages) {
+              ws.close(1000);
+            }
+          };
+          ws.onclose = (e) => {
+            const want = Array.from({ length: messages }, (_, i) => id + ":" + i);
+            ok(e.code === 1000 && e.wasClean && got.join() === want.join());
+          };
+        });
+      }
+      const concurrent = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => session("c" + i, 20)));
+      let sequential = 0;
+      for (let i = 0; i < 30; i++) {
+        sequential += (await session("s" + i, 3)) ? 1 : 0;
+      }
+      return { concurrent: concurrent.filter((x) => x).length, sequential };
+    });
+    await page.close();
+    return out;
+  });
+
   // Two chat pages in one room: what one says, the other shows.
   await step("chat", async () => {
     const room = "room-" + Math.random().toString(36).slice(2, 8);

@@ -35,7 +35,8 @@ def run_chromium(base, resolve=None):
 
 def assert_pages_work(got):
     """The echo page echoed, a 1 MiB Blob came back intact, a close with
-    1000 was clean, and two chat pages talked."""
+    1000 was clean, 40 WebSockets at once and 30 in a row echoed and closed
+    cleanly, and two chat pages talked."""
     echo = got['echo_page']
     assert '← hello from chromium ✓' in echo.get('log', ''), echo
     blob = got['blob_and_close']
@@ -43,6 +44,8 @@ def assert_pages_work(got):
         and blob.get('same'), f'1 MiB Blob: {blob}'
     assert blob['close'] == {'code': 1000, 'reason': '', 'wasClean': True}, \
         blob
+    assert got['many'] == {'concurrent': 40, 'sequential': 30}, \
+        f'40 at once and 30 in a row, each echoing and closing: {got["many"]}'
     chat = got['chat']
     assert 'seen' in chat, chat
     for seen in chat['seen']:
