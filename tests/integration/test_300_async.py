@@ -3,8 +3,9 @@ the blocking runner of worker and prefork): many WebSockets on few threads,
 pushes to idle WebSockets, the pending-output limit and the slow-consumer
 policy, idle timeout, server pings, the close timeout, graceful restart
 with many WebSockets, the new directives and the startup warning.
-Bounds on time are liveness bounds, generous on purpose: no test measures
-speed."""
+The push and timer tests also run over HTTP/2 (via h2), where the stream's
+worker thread runs the WebSocket. Bounds on time are liveness bounds,
+generous on purpose: no test measures speed."""
 
 import os
 import re
@@ -71,9 +72,10 @@ ListenBacklog 4096
 
 # ---- pushes ----------------------------------------------------------------
 
-def test_ws_300_02_push_to_idle(httpd):
+@pytest.mark.parametrize('via', ['tcp', 'h2'], indirect=True)
+def test_ws_300_02_push_to_idle(via):
     """A WebSocket idle for 1.5 s gets a push from another thread."""
-    with connect(httpd, '/test') as ws:
+    with connect(via, '/test') as ws:
         ws.send_frame(OP_TEXT, b'later 1500 wake up')
         t0 = time.monotonic()
         assert ws.recv_message(timeout=10) == (OP_TEXT, b'wake up')
@@ -226,10 +228,11 @@ def test_ws_300_06_echo_non_reader_not_closed(httpd):
 
 # ---- timers -----------------------------------------------------------------
 
-def test_ws_300_07_idle_timeout(httpd):
+@pytest.mark.parametrize('via', ['tcp', 'h2'], indirect=True)
+def test_ws_300_07_idle_timeout(via):
     """WebSocketIdleTimeout 1: traffic keeps a WebSocket open past it;
     silence closes it with 1001."""
-    with connect(httpd, '/t300/idle') as ws:
+    with connect(via, '/t300/idle') as ws:
         for i in range(6):
             time.sleep(0.4)
             ws.send_frame(OP_TEXT, b'still here %d' % i)
@@ -243,10 +246,11 @@ def test_ws_300_07_idle_timeout(httpd):
         assert ws.tcp_closed(5)
 
 
-def test_ws_300_08_pings_answered(httpd):
+@pytest.mark.parametrize('via', ['tcp', 'h2'], indirect=True)
+def test_ws_300_08_pings_answered(via):
     """WebSocketPingInterval 500ms: a silent client is pinged; one that
     answers stays open."""
-    with connect(httpd, '/t300/ping') as ws:
+    with connect(via, '/t300/ping') as ws:
         pings = 0
         deadline = time.monotonic() + 2.5
         while time.monotonic() < deadline:
@@ -267,11 +271,12 @@ def test_ws_300_08_pings_answered(httpd):
         assert ws.close() == (1000, b'')
 
 
-def test_ws_300_09_ping_unanswered(httpd):
+@pytest.mark.parametrize('via', ['tcp', 'h2'], indirect=True)
+def test_ws_300_09_ping_unanswered(via):
     """A client that never answers is sent 1001 and dropped; the handler
     sees 1006 (no close frame came back)."""
-    mark = httpd.mark()
-    with connect(httpd, '/t300/ping') as ws:
+    mark = via.httpd.mark()
+    with connect(via, '/t300/ping') as ws:
         t0 = time.monotonic()
         f = ws.recv_frame(timeout=5)
         assert f.opcode == OP_PING, f
@@ -280,14 +285,15 @@ def test_ws_300_09_ping_unanswered(httpd):
         assert ws.tcp_closed(5)
         took = time.monotonic() - t0
         assert took < 5, f'dropped after {took:.2f}s'
-    assert wait_for(lambda: 1006 in handler_closes(httpd, mark), timeout=5), \
-        handler_closes(httpd, mark)
+    assert wait_for(lambda: 1006 in handler_closes(via.httpd, mark),
+                    timeout=5), handler_closes(via.httpd, mark)
 
 
-def test_ws_300_10_close_timeout(httpd):
+@pytest.mark.parametrize('via', ['tcp', 'h2'], indirect=True)
+def test_ws_300_10_close_timeout(via):
     """WebSocketCloseTimeout 1: a client that never answers our close frame
     loses TCP about a second later."""
-    with connect(httpd, '/t300/close-wait') as ws:
+    with connect(via, '/t300/close-wait') as ws:
         ws.send_frame(OP_TEXT, b'close 1000 bye')
         assert ws.expect_close() == (1000, b'bye')
         t0 = time.monotonic()
