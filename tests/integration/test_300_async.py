@@ -18,7 +18,8 @@ import pytest
 
 from httpd import Httpd
 from wsraw import OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG
-from wsit import connect, assert_echoes, ensure_test_module, wait_for
+from wsit import (connect, assert_echoes, ensure_test_module, wait_for,
+                  Via)
 
 
 def handler_closes(h, mark):
@@ -170,6 +171,27 @@ def test_ws_300_04_slow_consumer_closed(httpd):
             'the slow consumer\'s connection was never closed'
         assert wait_for(lambda: 1006 in handler_closes(httpd, mark)
                         or 1008 in handler_closes(httpd, mark), timeout=5)
+    finally:
+        ws.close_socket()
+
+
+def test_ws_300_04b_slow_consumer_closed_over_http2(httpd):
+    """Over HTTP/2 a client that does not read shuts the stream's window:
+    the pushes that follow queue up to WebSocketMaxPendingOutput, then the
+    WebSocket is closed (1008, WS00016) and the stream's worker let go after
+    WebSocketCloseTimeout, while other clients keep their round trips."""
+    if httpd.mpm == 'prefork':
+        pytest.skip('mod_http2 does not run under prefork (AH10034)')
+    mark = httpd.mark()
+    ws = Via(httpd, 'h2c').connect('/t300/slow-close')
+    try:
+        ws.send_frame(OP_TEXT, b'push 20000 1000')
+        assert echo_round_trips(httpd) == []
+        assert wait_for(lambda: any('WS00016' in line for line in
+                                    httpd.error_log_lines_since(mark)),
+                        timeout=10), 'no slow-consumer close logged'
+        assert wait_for(lambda: handler_closes(httpd, mark), timeout=10), \
+            'the WebSocket did not end'
     finally:
         ws.close_socket()
 
