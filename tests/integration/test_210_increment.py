@@ -3,6 +3,7 @@ a counter pushed as text every 50 ms, "reset\\n" resets it, "closeme\\n"
 closes with 1001 "seeya"; with python3-websockets and with libwebsockets'
 own test client."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -88,18 +89,17 @@ def test_ws_210_04_closeme_websockets(httpd):
         'close code and reason of closeme'
 
 
-def test_ws_210_05_libwebsockets_test_client(httpd):
-    """libwebsockets-test-client (apt: libwebsockets-test-server) opens its
-    dumb-increment connection (and an idle lws-mirror one) to /increment
-    and prints every number it receives at log level INFO (-d 15)."""
+def lws_test_client(url, env=None):
+    """What libwebsockets-test-client (apt: libwebsockets-test-server) got
+    in 2 s on url: it opens its dumb-increment connection and prints every
+    number it receives at log level INFO (-d 15). Returns (numbers, log)."""
     client = shutil.which('libwebsockets-test-client')
     assert client, 'libwebsockets-test-client missing: apt-get install ' \
                    'libwebsockets-test-server'
-    p = subprocess.run(['timeout', '-s', 'INT', '2', client,
-                        f'ws://127.0.0.1:{httpd.port}/increment',
+    p = subprocess.run(['timeout', '-s', 'INT', '2', client, url,
                         '--nomirror', '-d', '15'],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=20)
+                       timeout=20, env=env)
     out = p.stdout.decode('utf-8', 'replace')
     tail = out[-3000:]
     assert 'lws_http_client_http_response 101' in out, \
@@ -107,7 +107,20 @@ def test_ws_210_05_libwebsockets_test_client(httpd):
     assert 'dumb: LWS_CALLBACK_CLIENT_ESTABLISHED' in out, \
         f'dumb-increment connection not established:\n{tail}'
     assert 'CLIENT_CONNECTION_ERROR' not in out, f'connection error:\n{tail}'
-    values = [int(v) for v in re.findall(r"rx \d+ '(\d+)'", out)]
-    # ~2 s at 20 per second, on two connections
+    return [int(v) for v in re.findall(r"rx \d+ '(\d+)'", out)], tail
+
+
+def test_ws_210_05_libwebsockets_test_client(httpd):
+    values, tail = lws_test_client(f'ws://127.0.0.1:{httpd.port}/increment')
+    # ~2 s at 20 per second
     assert set(range(15)) <= set(values), \
         f'libwebsockets client got {values}:\n{tail}'
+
+
+def test_ws_210_06_libwebsockets_test_client_tls(httpd):
+    """The same over wss:// (mod_ssl), trusting the test CA."""
+    env = dict(os.environ, SSL_CERT_FILE=httpd.ca.ca_file)
+    values, tail = lws_test_client(
+        f'wss://localhost:{httpd.tls_port}/increment-lws', env)
+    assert set(range(15)) <= set(values), \
+        f'libwebsockets client over TLS got {values}:\n{tail}'
