@@ -94,16 +94,24 @@ static int chat_rooms_max;
 
 /* ---- output ---------------------------------------------------------- */
 
-/* Send @a obj (consumed) to @a wc as JSON text. */
+/* @a obj (consumed) as compact JSON text for free(), or NULL. */
+static char *chat_dump(json_t *obj)
+{
+    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+
+    json_decref(obj);
+    return text;
+}
+
+/* Send @a obj (consumed) to @a wc. */
 static void chat_send_json(websocket_conn_t *wc, json_t *obj)
 {
-    char *text = json_dumps(obj, JSON_COMPACT);
+    char *text = chat_dump(obj);
 
     if (text) {
         websocket_send(wc, WEBSOCKET_TEXT, text, strlen(text));
         free(text);
     }
-    json_decref(obj);
 }
 
 static void chat_error(websocket_conn_t *wc, const char *room,
@@ -139,17 +147,16 @@ static void chat_broadcast(chat_room *room, const char *text, apr_size_t len)
 /* A join or leave notice to the room (hub lock held). */
 static void chat_notice(chat_room *room, const char *type, chat_conn *cc)
 {
-    json_t *obj = json_pack("{s:s, s:s, s:s, s:i, s:I}", "type", type,
-                            "room", room->name, "user", cc->user,
-                            "members", room->nmembers,
-                            "time", chat_now_ms());
-    char *text = json_dumps(obj, JSON_COMPACT);
+    char *text = chat_dump(json_pack("{s:s, s:s, s:s, s:i, s:I}",
+                                     "type", type, "room", room->name,
+                                     "user", cc->user,
+                                     "members", room->nmembers,
+                                     "time", chat_now_ms()));
 
     if (text) {
         chat_broadcast(room, text, strlen(text));
         free(text);
     }
-    json_decref(obj);
 }
 
 /* ---- history ---------------------------------------------------------- */
@@ -347,12 +354,11 @@ static void chat_join(chat_conn *cc, const char *name)
 
 static void chat_say(chat_conn *cc, chat_member *m, const char *text)
 {
-    json_t *obj = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I}",
-                            "type", "message", "room", m->room->name,
-                            "user", cc->user,
-                            "authenticated", cc->authenticated,
-                            "text", text, "time", chat_now_ms());
-    char *out = json_dumps(obj, JSON_COMPACT);
+    char *out = chat_dump(json_pack("{s:s, s:s, s:s, s:b, s:s, s:I}",
+                                    "type", "message", "room", m->room->name,
+                                    "user", cc->user,
+                                    "authenticated", cc->authenticated,
+                                    "text", text, "time", chat_now_ms()));
 
     if (out) {
         apr_size_t len = strlen(out);
@@ -361,7 +367,6 @@ static void chat_say(chat_conn *cc, chat_member *m, const char *text)
         chat_history_add(m->room, out, len);
         free(out);
     }
-    json_decref(obj);
 }
 
 /* A name from the client: 1 to CHAT_MAX_NAME bytes, no control
