@@ -12,8 +12,8 @@ import time
 import pytest
 
 from wsraw import OP_TEXT, OP_BINARY, build_frame
-from wsit import (connect, assert_failed_with, run, ws_client,
-                  describe_mismatch, assert_echoes)
+from wsit import (connect, assert_failed_with, run, describe_mismatch,
+                  assert_echoes)
 
 MiB = 1024 * 1024
 SIZES = [0, 1, 125, 126, 127, 65535, 65536, 16 * MiB]

@@ -10,7 +10,7 @@ import pytest
 
 from h2ws import H2WS
 from httpd import Httpd
-from wsraw import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
+from wsraw import (OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
                    HandshakeError)
 from wsit import assert_failed_with
 

@@ -18,8 +18,7 @@ import pytest
 
 from httpd import Httpd
 from wsraw import OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG
-from wsit import (connect, assert_echoes, ensure_test_module, wait_for,
-                  Via)
+from wsit import connect, assert_echoes, wait_for, Via
 
 
 def handler_closes(h, mark):
