@@ -46,6 +46,7 @@ struct mws_conn {
     apr_time_t close_deadline;      /* 0 until we send a close frame */
     apr_off_t bytes_in, bytes_out;
     apr_off_t msgs_in, msgs_out;
+    apr_off_t reported[4];          /* the four above, as mws_status has them */
     apr_off_t out_len;              /* bytes in bb_out */
     unsigned int opened : 1;        /* the handler's open was called */
     unsigned int pumping : 1;       /* inside mws_conn_pump() */
@@ -66,7 +67,6 @@ static apr_status_t conn_on_message(void *baton, ws_opcode_e op,
     mws_conn *wc = baton;
 
     ++wc->msgs_in;
-    mws_status_message_in();
     wc->last_msg = apr_time_now();
     ap_log_cerror(APLOG_MARK, APLOG_TRACE3, 0, wc->c,
                   MWS_CONN_FMT "message in: %s, %" APR_SIZE_T_FMT " bytes",
@@ -150,7 +150,6 @@ static apr_status_t conn_send(websocket_conn_t *pub, websocket_type_e type,
     }
     if (in_own_pump(wc)) {
         ++wc->msgs_out;
-        mws_status_message_out();
         wc->last_msg = apr_time_now();
         return engine_status(ws_session_send(wc->session, (ws_opcode_e)type,
                                              data, len));
@@ -389,7 +388,6 @@ static void read_input(mws_conn *wc)
                 break;
             }
             wc->bytes_in += len;
-            mws_status_bytes_in(len);
             rv = ws_session_feed(wc->session, data, len);
             if (rv != APR_SUCCESS) {
                 log_feed_status(wc, rv);
@@ -416,7 +414,6 @@ static void drain_outq(mws_conn *wc)
             if (ws_session_send(wc->session, (ws_opcode_e)item->kind,
                                 item->data, item->len) == APR_SUCCESS) {
                 ++wc->msgs_out;
-                mws_status_message_out();
                 wc->last_msg = apr_time_now();
             }
             break;
@@ -437,6 +434,23 @@ static void drain_outq(mws_conn *wc)
         mws_status_slow_closed();
         mws_conn_close(wc, WS_CLOSE_POLICY, "slow consumer",
                        wc->close_timeout);
+    }
+}
+
+/* Add what this WebSocket carried since the last report to the server's
+ * counters: once a round, not once a message. */
+static void report_traffic(mws_conn *wc)
+{
+    apr_off_t now[4];
+
+    now[0] = wc->msgs_in;
+    now[1] = wc->msgs_out;
+    now[2] = wc->bytes_in;
+    now[3] = wc->bytes_out;
+    if (memcmp(now, wc->reported, sizeof(now))) {
+        mws_status_traffic(now[0] - wc->reported[0], now[1] - wc->reported[1],
+                           now[2] - wc->reported[2], now[3] - wc->reported[3]);
+        memcpy(wc->reported, now, sizeof(now));
     }
 }
 
@@ -485,7 +499,6 @@ static void write_output(mws_conn *wc)
         chunk = wc->out_len > MWS_WRITE_CHUNK ? MWS_WRITE_CHUNK : wc->out_len;
         wc->bytes_out += chunk;
         wc->out_len -= chunk;
-        mws_status_bytes_out((apr_size_t)chunk);
         rv = ap_pass_brigade(c->output_filters, wc->bb_out);
         apr_brigade_cleanup(wc->bb_out);
         APR_BRIGADE_CONCAT(wc->bb_out, wc->bb_tmp);
@@ -583,6 +596,7 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
         write_output(wc);
     }
     wc->pumping = 0;
+    report_traffic(wc);
     if (wc->lost) {
         return APR_EOF;
     }
@@ -641,6 +655,7 @@ void mws_conn_finish(mws_conn *wc)
     if (wc->opened && wc->handler->close) {
         wc->handler->close(&wc->pub, code, reason);
     }
+    report_traffic(wc);
     mws_status_close(wc->runner, code);
     /* The access log line of the upgrade request, written when the request
      * ends, shows 101, the WebSocket's duration and its bytes. */

@@ -66,31 +66,14 @@ void mws_status_close(mws_runner_e runner, int code)
     apr_atomic_add64(&my_slot->closes[i], 1);
 }
 
-void mws_status_message_in(void)
+void mws_status_traffic(apr_uint64_t msgs_in, apr_uint64_t msgs_out,
+                        apr_uint64_t bytes_in, apr_uint64_t bytes_out)
 {
     if (my_slot) {
-        apr_atomic_add64(&my_slot->msgs_in, 1);
-    }
-}
-
-void mws_status_message_out(void)
-{
-    if (my_slot) {
-        apr_atomic_add64(&my_slot->msgs_out, 1);
-    }
-}
-
-void mws_status_bytes_in(apr_size_t len)
-{
-    if (my_slot) {
-        apr_atomic_add64(&my_slot->bytes_in, len);
-    }
-}
-
-void mws_status_bytes_out(apr_size_t len)
-{
-    if (my_slot) {
-        apr_atomic_add64(&my_slot->bytes_out, len);
+        apr_atomic_add64(&my_slot->msgs_in, msgs_in);
+        apr_atomic_add64(&my_slot->msgs_out, msgs_out);
+        apr_atomic_add64(&my_slot->bytes_in, bytes_in);
+        apr_atomic_add64(&my_slot->bytes_out, bytes_out);
     }
 }
 

@@ -19,11 +19,10 @@ void mws_status_register_hooks(apr_pool_t *p);
 /* Counters; any thread, lock-free, no-ops before a child has its slot. */
 void mws_status_open(mws_runner_e runner);
 void mws_status_close(mws_runner_e runner, int code);
-void mws_status_message_in(void);
-void mws_status_message_out(void);
-/** Bytes of frames read from or written to the client. */
-void mws_status_bytes_in(apr_size_t len);
-void mws_status_bytes_out(apr_size_t len);
+/** Messages, and bytes of frames, from and to clients since the last
+ *  call for that WebSocket. */
+void mws_status_traffic(apr_uint64_t msgs_in, apr_uint64_t msgs_out,
+                        apr_uint64_t bytes_in, apr_uint64_t bytes_out);
 /** A message dropped for a slow consumer (WebSocketSlowConsumer drop). */
 void mws_status_dropped(void);
 /** A slow consumer closed (WebSocketSlowConsumer close). */
