@@ -1,5 +1,6 @@
 /* mod_websocket_chat.c: the "chat" handler: rooms, JSON messages, join/leave notices and a short history per room. */
 #include <apr_hash.h>
+#include <apr_lib.h>
 #include <apr_ring.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
@@ -524,34 +525,40 @@ static int chat_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* A global count directive: where it goes and its range. */
+typedef struct {
+    int *target;
+    int min, max;
+} chat_count_arg;
+
+static chat_count_arg history_arg = { &chat_history_max, 0, 100000 };
+static chat_count_arg rooms_arg = { &chat_rooms_max, 1, 100000 };
+
 static const char *chat_set_count(cmd_parms *cmd, void *dummy,
                                   const char *arg)
 {
-    int *target = (int *)cmd->info;
+    const chat_count_arg *what = cmd->info;
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     char *end;
-    long n;
+    apr_int64_t n;
 
     if (err) {
         return err;
     }
-    n = strtol(arg, &end, 10);
-    if (*end || end == arg || n < (target == &chat_rooms_max ? 1 : 0)
-        || n > 100000) {
-        return apr_pstrcat(cmd->pool, cmd->cmd->name,
-                           ": expected a number from ",
-                           target == &chat_rooms_max ? "1" : "0",
-                           " to 100000", NULL);
+    n = apr_strtoi64(arg, &end, 10);
+    if (!apr_isdigit(*arg) || *end || n < what->min || n > what->max) {
+        return apr_psprintf(cmd->pool, "%s must be a number from %d to %d",
+                            cmd->cmd->name, what->min, what->max);
     }
-    *target = (int)n;
+    *what->target = (int)n;
     return NULL;
 }
 
 static const command_rec chat_cmds[] = {
-    AP_INIT_TAKE1("WebSocketChatHistory", chat_set_count, &chat_history_max,
+    AP_INIT_TAKE1("WebSocketChatHistory", chat_set_count, &history_arg,
                   RSRC_CONF, "messages a chat room keeps for late joiners "
                   "(at most 64 KiB of them; 0 keeps none; default 50)"),
-    AP_INIT_TAKE1("WebSocketChatMaxRooms", chat_set_count, &chat_rooms_max,
+    AP_INIT_TAKE1("WebSocketChatMaxRooms", chat_set_count, &rooms_arg,
                   RSRC_CONF, "rooms a child keeps at most (empty ones are "
                   "forgotten first; default 1000)"),
     {NULL}

@@ -74,11 +74,16 @@ def mpms(request):
 
 
 def pytest_collection_modifyitems(config, items):
+    """Deselect the MPMs not chosen with --mpm, and under prefork every
+    transport of tests/integration's ``via`` but tcp (mod_http2 does not
+    run there, and TLS takes the blocking runner as under worker)."""
     chosen = selected_mpms(config)
     keep, drop = [], []
     for item in items:
         params = getattr(getattr(item, 'callspec', None), 'params', {})
-        if 'mpm' in params and params['mpm'] not in chosen:
+        if ('mpm' in params and params['mpm'] not in chosen) or \
+                (params.get('mpm') == 'prefork'
+                 and params.get('via', 'tcp') != 'tcp'):
             drop.append(item)
         else:
             keep.append(item)

@@ -39,21 +39,7 @@ def htpasswd(httpd):
 
 @pytest.fixture(params=TRANSPORTS)
 def via(request, httpd):
-    """The integration server reached over each transport (wsit.Via).
-    Under prefork only over tcp: mod_http2 does not run there, and TLS
-    runs through the same blocking runner as under worker."""
+    """The integration server reached over each transport (wsit.Via);
+    under prefork only over tcp (tests/conftest.py deselects the rest)."""
     return Via(httpd, request.param)
 
-
-def pytest_collection_modifyitems(config, items):
-    keep, drop = [], []
-    for item in items:
-        params = getattr(getattr(item, 'callspec', None), 'params', {})
-        if params.get('mpm') == 'prefork' and \
-                params.get('via', 'tcp') != 'tcp':
-            drop.append(item)
-        else:
-            keep.append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep

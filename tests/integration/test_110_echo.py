@@ -29,6 +29,20 @@ def binary_of(n):
     return os.urandom(n)
 
 
+async def pipelined_echo(via, msgs, read_after=0):
+    """Send msgs from a task while reading (after read_after seconds) as
+    many messages on one client of via; returns what was read."""
+    async with via.client() as ws:
+        async def sender():
+            for m in msgs:
+                await ws.send(m)
+        task = asyncio.ensure_future(sender())
+        await asyncio.sleep(read_after)
+        got = [await ws.recv() for _ in msgs]
+        await task
+        return got
+
+
 @pytest.mark.parametrize('size', SIZES, ids=SIZE_IDS)
 def test_ws_110_01_websockets_text(via, size):
     msg = text_of(size)
@@ -97,16 +111,7 @@ def test_ws_110_05_many_messages_in_order(via):
         n = (i * 997) % 20000
         msgs.append(text_of(n) + str(i) if i % 2 else binary_of(n))
 
-    async def go():
-        async with via.client() as ws:
-            async def sender():
-                for m in msgs:
-                    await ws.send(m)
-            task = asyncio.ensure_future(sender())
-            got = [await ws.recv() for _ in msgs]
-            await task
-            return got
-    got = run(go())
+    got = run(pipelined_echo(via, msgs))
     for i, (g, m) in enumerate(zip(got, msgs)):
         assert g == m, f'message {i} ({type(m).__name__}, {len(m)}): ' \
                        f'echo differs or out of order: {str(g)[:60]!r}'
@@ -163,17 +168,8 @@ def test_ws_110_09_backpressure(via):
     if via.name == 'tls':
         # an SSL socket is not to be written and read by two threads at
         # once: asyncio does both in one
-        async def go():
-            async with via.client() as ws:
-                async def sender():
-                    for m in msgs:
-                        await ws.send(m)
-                task = asyncio.ensure_future(sender())
-                await asyncio.sleep(1.5)
-                got = [await ws.recv() for _ in msgs]
-                await task
-                return got
-        for i, (g, m) in enumerate(zip(run(go()), msgs)):
+        got = run(pipelined_echo(via, msgs, read_after=1.5))
+        for i, (g, m) in enumerate(zip(got, msgs)):
             assert g == m, f'message {i}: ' + describe_mismatch(g, m)
         return
     errors = []

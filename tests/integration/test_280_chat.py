@@ -261,3 +261,14 @@ def test_ws_280_10_three_hundred_members(chatd):
     for m in members:
         m.ws.close_socket()
     slow.ws.close_socket()
+
+
+@pytest.mark.parametrize('line, says', [
+    ('WebSocketChatMaxRooms 0', 'from 1 to 100000'),
+    ('WebSocketChatHistory -1', 'from 0 to 100000'),
+    ('WebSocketChatHistory lots', 'from 0 to 100000'),
+    ('<Location /x>\nWebSocketChatHistory 5\n</Location>', 'not allowed'),
+])
+def test_ws_280_11_bad_directives(chatd, line, says):
+    rc, out = chatd.configtest(CHAT_CONF + line + '\n')
+    assert rc != 0 and says in out, out
