@@ -71,30 +71,32 @@ static int parse_protocols(apr_pool_t *p, const char *value,
     return 1;
 }
 
-/* The origin a browser sends for a page of this very server, as it
- * reached us (the Host header: :authority on HTTP/2). */
-static const char *own_origin(request_rec *r)
+/* The origin of a page of this server at @a hostport, under the scheme
+ * of this connection. */
+static const char *origin_at(request_rec *r, const char *hostport)
 {
-    const char *host = apr_table_get(r->headers_in, "Host");
-
-    if (!host) {
-        return NULL;
-    }
     return mws_config_origin_normalise(r->pool,
                                        apr_pstrcat(r->pool, ap_http_scheme(r),
-                                                   "://", host, NULL));
+                                                   "://", hostport, NULL));
 }
 
-/* The origin of a page of this virtual host under its ServerName, on the
- * port it serves (a client may have reached it by address). */
-static const char *vhost_origin(request_rec *r)
+/* A page of this very server: as the client reached us (the Host header;
+ * :authority on HTTP/2), or under the vhost's ServerName on the port it
+ * serves (a client may have reached it by address). */
+static int same_origin(request_rec *r, const char *origin)
 {
+    const char *host = apr_table_get(r->headers_in, "Host");
+    const char *own;
     apr_port_t port = r->server->port ? r->server->port
                                       : r->connection->local_addr->port;
 
-    return mws_config_origin_normalise(r->pool,
-        apr_psprintf(r->pool, "%s://%s:%u", ap_http_scheme(r),
-                     r->server->server_hostname, (unsigned)port));
+    if (host && (own = origin_at(r, host)) && !strcmp(origin, own)) {
+        return 1;
+    }
+    own = origin_at(r, apr_psprintf(r->pool, "%s:%u",
+                                    r->server->server_hostname,
+                                    (unsigned)port));
+    return own && !strcmp(origin, own);
 }
 
 /* RFC 6455 §10.2: the Origin header protects browsers' users from
@@ -102,7 +104,7 @@ static const char *vhost_origin(request_rec *r)
 static int origin_allowed(request_rec *r, const mws_dir_conf *conf)
 {
     const char *origin = apr_table_get(r->headers_in, "Origin");
-    const char *norm, *own;
+    const char *norm;
     mws_origin_check_e check = mws_config_origin_check(conf);
     int i;
 
@@ -113,12 +115,7 @@ static int origin_allowed(request_rec *r, const mws_dir_conf *conf)
     if (!norm) {
         return 0;       /* "null" and anything malformed */
     }
-    own = own_origin(r);
-    if (own && !strcmp(norm, own)) {
-        return 1;
-    }
-    own = vhost_origin(r);
-    if (own && !strcmp(norm, own)) {
+    if (same_origin(r, norm)) {
         return 1;
     }
     if (check == MWS_ORIGIN_TRUSTED && conf->trusted) {
