@@ -323,9 +323,8 @@ class Via:
 class _H2Client:
     """The calls of a websockets client the tests use (send, recv, close,
     close_code), over an H2WS. Its calls block; send then recv let the
-    other tasks run once, so a sender task and a receiving loop take turns;
-    the
-    tests that gather several clients run them one after the other."""
+    other tasks run once, so a sender task and a receiving loop take turns,
+    and tests that gather several clients run them one after another."""
 
     def __init__(self, via, path):
         self._via = via
