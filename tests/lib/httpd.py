@@ -23,7 +23,7 @@ API (stable; tests/integration and tests/conformance use it):
     Httpd(workdir, mpm='event', extra_conf='', name='ws', loglevel=None,
           tls=False, h2=False, load_modules=True)
     .port .host .base_url .origin .ws_url(path) .url(path) .workdir
-    .tls_port .ca (testca.TestCA) .wss_url(path) .tls_origin   (tls=True)
+    .tls_port .ca (testca.TestCA) .wss_url(path)   (tls=True)
     .docroot .conf_path .error_log .access_log (paths) .pid .running
     .start()  .stop(timeout=20, check=True)  .graceful_stop(timeout=15)
     .restart(extra_conf=None, graceful=False)
@@ -49,9 +49,9 @@ tls=True adds a TLS vhost (ServerName localhost) on tls_port with a
 certificate of a test CA (tests/lib/testca.py) that inherits all of the
 above; h2=True loads mod_http2 with H2WebSockets on (h2c with prior
 knowledge on port, h2 by ALPN on tls_port).
-extra_conf is appended; ${workdir}, ${docroot}, ${port}, ${logs},
-${host}, ${tls_port} and ${ca_dir} in it are substituted (string.Template,
-so write $$ for a literal $).
+extra_conf is appended; ${workdir}, ${docroot}, ${port}, ${logs} and
+${host} in it are substituted (string.Template, so write $$ for a literal
+$).
 
 Access log lines are tab-separated (see ACCESS_FIELDS) and end with the
 request's X-Test-Id header, so a test can find the line of its own request.
@@ -288,11 +288,6 @@ class Httpd:
         return f'wss://{host}:{self.tls_port}{path}'
 
     @property
-    def tls_origin(self):
-        """The Origin of a page of the TLS vhost, as browsers send it."""
-        return f'https://localhost:{self.tls_port}'
-
-    @property
     def origin(self):
         """The Origin a browser would send for a page of this server."""
         return self.base_url
@@ -372,13 +367,11 @@ class Httpd:
         os.chmod(path, 0o644)
 
     def subst(self, text):
-        """${workdir}, ${docroot}, ${port}, ${logs}, ${host}, ${tls_port}
-        and ${ca_dir} (server.pem, server.key, ca.pem) substituted in
+        """${workdir}, ${docroot}, ${port}, ${logs}, ${host} substituted in
         text."""
         return string.Template(text).safe_substitute(
             workdir=self.workdir, docroot=self.docroot, port=self.port,
-            logs=self.logs_dir, host=self.host, tls_port=self.tls_port,
-            ca_dir=self.ca.dir if self.ca else '')
+            logs=self.logs_dir, host=self.host)
 
     def conf_text(self, extra_conf=None):
         """The whole config for this server with extra_conf (default: the
