@@ -1,6 +1,7 @@
 /* mod_websocket.c: the module record: WebSocket upgrades where WebSocketHandler is set, after httpd's access control. */
 #include <httpd.h>
 #include <http_config.h>
+#include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
 
@@ -49,6 +50,15 @@ static int mws_hook_handler(request_rec *r)
         return DECLINED;
     }
     conf = mws_config_get(r);
+    if (!conf || !conf->handler) {
+        /* SetHandler websocket (or an .htaccess's) without a handler to
+         * run: nothing may reach the takeover. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, WSLOGNO(00026)
+                      "handler '" MWS_HANDLER "' set for %s without "
+                      "WebSocketHandler: use WebSocketHandler alone",
+                      r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     status = mws_handshake_check(r, conf, &hs);
     if (status != OK) {
         return status;

@@ -89,9 +89,11 @@ static struct {
 /* Directives (global): see chat_cmds. */
 static int chat_history_max;
 static int chat_rooms_max;
+static int chat_message_max;
 
 #define CHAT_DEFAULT_HISTORY 50
 #define CHAT_DEFAULT_ROOMS   1000
+#define CHAT_DEFAULT_MESSAGE (64 * 1024)
 
 /* ---- output ---------------------------------------------------------- */
 
@@ -402,6 +404,15 @@ static void chat_message(websocket_conn_t *wc, websocket_type_e type,
                         "chat takes JSON text messages");
         return;
     }
+    if (len > (apr_size_t)chat_message_max) {
+        char why[64];
+
+        /* Every member would hold a copy: refused before any is made. */
+        apr_snprintf(why, sizeof(why), "a chat message may have at most %d "
+                     "bytes", chat_message_max);
+        chat_error(wc, NULL, why);
+        return;
+    }
     msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
     if (!msg || json_unpack(msg, "{s:s, s?s, s?s, s?s}", "type", &kind,
                             "room", &room, "text", &text,
@@ -522,6 +533,7 @@ static int chat_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     chat_history_max = CHAT_DEFAULT_HISTORY;
     chat_rooms_max = CHAT_DEFAULT_ROOMS;
+    chat_message_max = CHAT_DEFAULT_MESSAGE;
     return OK;
 }
 
@@ -533,6 +545,7 @@ typedef struct {
 
 static chat_count_arg history_arg = { &chat_history_max, 0, 100000 };
 static chat_count_arg rooms_arg = { &chat_rooms_max, 1, 100000 };
+static chat_count_arg message_arg = { &chat_message_max, 64, 16 * 1024 * 1024 };
 
 static const char *chat_set_count(cmd_parms *cmd, void *dummy,
                                   const char *arg)
@@ -561,6 +574,9 @@ static const command_rec chat_cmds[] = {
     AP_INIT_TAKE1("WebSocketChatMaxRooms", chat_set_count, &rooms_arg,
                   RSRC_CONF, "rooms a child keeps at most (empty ones are "
                   "forgotten first; default 1000)"),
+    AP_INIT_TAKE1("WebSocketChatMaxMessage", chat_set_count, &message_arg,
+                  RSRC_CONF, "bytes of the largest message a client may "
+                  "send to the chat (default 65536)"),
     {NULL}
 };
 

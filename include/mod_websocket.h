@@ -86,7 +86,9 @@ typedef struct websocket_handler {
     int (*handshake)(request_rec *r, const apr_array_header_t *protocols,
                      const char **pprotocol);
     /** The 101 went out; @a wc is live. A status other than APR_SUCCESS
-     *  closes the WebSocket with 1011. */
+     *  closes the WebSocket with 1011, and the handler hears nothing more
+     *  of it: no message, no close (undo in open whatever it did before
+     *  failing). */
     apr_status_t (*open)(websocket_conn_t *wc);
     /** One whole message; @a data (followed by a '\0' not counted in
      *  @a len) is valid until the callback returns. Text is valid UTF-8. */
@@ -94,16 +96,21 @@ typedef struct websocket_handler {
                     const char *data, apr_size_t len);
     /** The WebSocket closed with @a code (1006 when the TCP connection was
      *  lost without a close frame) and @a reason (never NULL). Called once,
-     *  if open was; @a wc is invalid after it returns. */
+     *  and only if open succeeded (or is NULL); @a wc is invalid after it
+     *  returns. */
     void (*close)(websocket_conn_t *wc, int code, const char *reason);
 } websocket_handler;
 
 /**
- * Send one message. Any thread.
+ * Send one message. Any thread. A handler answering in its own callback
+ * writes at once (a message of any size); every other send is queued for
+ * the connection's thread and bounded by its WebSocketMaxPendingOutput.
  * @return APR_SUCCESS (queued), APR_EOF once the WebSocket is closing,
- *         APR_ENOSPC when its client does not keep up (more than
- *         WebSocketMaxPendingOutput unsent): the message is dropped and,
- *         under WebSocketSlowConsumer close, the WebSocket closes (1008).
+ *         APR_ENOSPC when the message was refused: it alone is larger than
+ *         WebSocketMaxPendingOutput (dropped for this WebSocket, which
+ *         stays open), or the client does not keep up (twice that much
+ *         pending): dropped and, under WebSocketSlowConsumer close, the
+ *         WebSocket closes (1008).
  */
 static APR_INLINE apr_status_t websocket_send(websocket_conn_t *wc,
                                               websocket_type_e type,

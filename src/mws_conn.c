@@ -24,6 +24,16 @@
  * FlushMaxThreshold (64 KiB) even with TLS record overhead, so the core
  * never blocks to flush them. */
 #define MWS_WRITE_CHUNK (32 * 1024)
+/* One round's budget: after this many bytes read, payload bytes decoded
+ * (inflated ones included) or messages delivered, the connection goes to
+ * the back of the line, so that no client, however it compresses or
+ * floods, holds its thread's other WebSockets. */
+#define MWS_ROUND_READ (256 * 1024)
+#define MWS_ROUND_DECODED (1024 * 1024)
+#define MWS_ROUND_MESSAGES 64
+/* Bytes fed to the engine at once: a DEFLATE stream inflates at most about
+ * 1,000 times, so no single feed runs far past the budget. */
+#define MWS_FEED_SLICE 1024
 
 struct mws_conn {
     websocket_conn_t pub;           /* what the handler sees */
@@ -33,7 +43,7 @@ struct mws_conn {
     mws_runner_e runner;
     ws_session_t *session;
     mws_outq *outq;
-    apr_bucket_brigade *bb_in;
+    apr_bucket_brigade *bb_in;      /* read, not yet fed to the engine */
     apr_bucket_brigade *bb_out;     /* frames not yet passed to c's filters */
     apr_bucket_brigade *bb_tmp;
     apr_os_thread_t owner;
@@ -48,9 +58,13 @@ struct mws_conn {
     apr_off_t msgs_in, msgs_out;
     apr_off_t reported[4];          /* the four above, as mws_status has them */
     apr_off_t out_len;              /* bytes in bb_out */
-    unsigned int opened : 1;        /* the handler's open was called */
+    apr_off_t round_msgs;           /* msgs_in when the round began */
+    int slow_drop;                  /* WebSocketSlowConsumer drop */
+    unsigned int begun : 1;         /* the first round ran */
+    unsigned int opened : 1;        /* the handler's open succeeded */
     unsigned int pumping : 1;       /* inside mws_conn_pump() */
     unsigned int want_write : 1;    /* the core holds unsent bytes */
+    unsigned int read_held : 1;     /* reading stopped at max_pending */
     unsigned int lost : 1;          /* the client's TCP side is gone */
     unsigned int timed_out : 1;     /* given up on the client */
     unsigned int upgrade_eos : 1;   /* HTTP/2's "no body" EOS is behind us */
@@ -71,7 +85,7 @@ static apr_status_t conn_on_message(void *baton, ws_opcode_e op,
     ap_log_cerror(APLOG_MARK, APLOG_TRACE3, 0, wc->c,
                   MWS_CONN_FMT "message in: %s, %" APR_SIZE_T_FMT " bytes",
                   wc->pub.id, op == WS_OP_TEXT ? "text" : "binary", len);
-    if (wc->handler->message) {
+    if (wc->opened && wc->handler->message) {
         wc->handler->message(&wc->pub, (websocket_type_e)op, data, len);
     }
     return APR_SUCCESS;
@@ -155,7 +169,8 @@ static apr_status_t conn_send(websocket_conn_t *pub, websocket_type_e type,
                                              data, len));
     }
     rv = mws_outq_push(wc->outq, (mws_outq_kind_e)type, 0, data, len);
-    if (rv == APR_ENOSPC) {
+    if (rv == APR_ENOSPC && (wc->slow_drop || (apr_off_t)len > wc->max_pending)) {
+        /* Under close, the WebSocket's close is what gets counted. */
         mws_status_dropped();
     }
     return rv;
@@ -247,6 +262,7 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
     wc->handler = handler;
     wc->owner = apr_os_thread_current();
     wc->max_pending = mws_config_max_pending(conf);
+    wc->slow_drop = mws_config_slow_consumer(conf) == MWS_SLOW_DROP;
     wc->idle_timeout = mws_config_idle_timeout(conf);
     wc->ping_interval = mws_config_ping_interval(conf);
     wc->close_timeout = mws_config_close_timeout(conf);
@@ -264,8 +280,7 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
                != APR_SUCCESS)
         || (rv = mws_outq_create(&wc->outq, pool,
                                  (apr_size_t)wc->max_pending,
-                                 mws_config_slow_consumer(conf)
-                                 == MWS_SLOW_DROP)) != APR_SUCCESS) {
+                                 wc->slow_drop)) != APR_SUCCESS) {
         return rv;
     }
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, WSLOGNO(00005)
@@ -335,69 +350,123 @@ static void log_feed_status(mws_conn *wc, apr_status_t rv)
     }
 }
 
-/* Read until the filters have nothing more (empty brigade = EAGAIN): TLS
- * and the core may hold bytes the socket will never signal again. Stop at
- * the pending-output mark: a client that does not read its answers is not
- * read either. */
-static void read_input(mws_conn *wc)
+/* Has this round done its share? */
+static int round_spent(mws_conn *wc, apr_off_t read, apr_uint64_t decoded0)
+{
+    return read >= MWS_ROUND_READ
+           || ws_session_decoded(wc->session) - decoded0 >= MWS_ROUND_DECODED
+           || wc->msgs_in - wc->round_msgs >= MWS_ROUND_MESSAGES;
+}
+
+/* Feed the engine what bb_in holds, a slice at a time, until it is empty
+ * (0) or the round's budget is spent (1: the rest stays in bb_in). */
+static int feed_input(mws_conn *wc, apr_off_t read, apr_uint64_t decoded0)
 {
     conn_rec *c = wc->c;
-    apr_bucket *b;
     apr_status_t rv;
 
-    while (wc->out_len < wc->max_pending
-           && ws_session_state(wc->session) != WS_STATE_CLOSED) {
+    while (!APR_BRIGADE_EMPTY(wc->bb_in)) {
+        apr_bucket *b = APR_BRIGADE_FIRST(wc->bb_in);
+        const char *data;
+        apr_size_t len;
+
+        if (ws_session_state(wc->session) == WS_STATE_CLOSED) {
+            /* Nothing after the close (or the failure) is read, not even
+             * the end of the stream: our close frame is still to go. */
+            apr_brigade_cleanup(wc->bb_in);
+            return 0;
+        }
+        if (APR_BUCKET_IS_EOS(b)) {
+            apr_bucket_delete(b);
+            /* On an HTTP/2 stream (c->master set), mod_http2 ends the
+             * upgrade request's body with an EOS before the stream's
+             * data; a later one means the client ended the stream. */
+            if (c->master && !wc->upgrade_eos) {
+                wc->upgrade_eos = 1;
+                continue;
+            }
+            wc->lost = 1;
+            return 0;
+        }
+        if (APR_BUCKET_IS_METADATA(b)) {
+            apr_bucket_delete(b);
+            continue;
+        }
+        if (round_spent(wc, read, decoded0)) {
+            /* Keep the rest for the next round: the filters' buffers
+             * (mod_ssl's) are theirs again at the next read. */
+            for (; b != APR_BRIGADE_SENTINEL(wc->bb_in);
+                 b = APR_BUCKET_NEXT(b)) {
+                apr_bucket_setaside(b, c->pool);
+            }
+            return 1;
+        }
+        if (b->length > MWS_FEED_SLICE) {
+            apr_bucket_split(b, MWS_FEED_SLICE);
+        }
+        rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+        if (rv != APR_SUCCESS) {
+            wc->lost = 1;
+            return 0;
+        }
+        wc->bytes_in += len;
+        rv = ws_session_feed(wc->session, data, len);
+        apr_bucket_delete(b);
+        if (rv != APR_SUCCESS) {
+            log_feed_status(wc, rv);
+            if (wc->lost) {
+                return 0;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Read until the filters have nothing more (empty brigade = EAGAIN): TLS
+ * and the core may hold bytes the socket will never signal again. Stop at
+ * the pending-output mark (a client that does not read its answers is not
+ * read either: read_held), or when the round's budget is spent.
+ * @return 1 if input may be waiting that no poll would report */
+static int read_input(mws_conn *wc)
+{
+    conn_rec *c = wc->c;
+    apr_uint64_t decoded0 = ws_session_decoded(wc->session);
+    apr_off_t read = 0, before;
+    apr_status_t rv;
+
+    wc->round_msgs = wc->msgs_in;
+    wc->read_held = 0;
+    for (;;) {
+        before = wc->bytes_in;
+        if (feed_input(wc, read, decoded0)) {
+            return 1;
+        }
+        read += wc->bytes_in - before;
+        if (wc->lost || ws_session_state(wc->session) == WS_STATE_CLOSED) {
+            return 0;
+        }
+        if (wc->out_len >= wc->max_pending) {
+            wc->read_held = 1;
+            return 0;
+        }
+        if (round_spent(wc, read, decoded0)) {
+            return 1;
+        }
         rv = ap_get_brigade(c->input_filters, wc->bb_in, AP_MODE_READBYTES,
                             APR_NONBLOCK_READ, MWS_READ_SIZE);
         if (APR_STATUS_IS_EAGAIN(rv)
             || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(wc->bb_in))) {
             /* Caught up: an idle WebSocket keeps no message buffers. */
             ws_session_trim(wc->session);
-            return;
+            return 0;
         }
         if (rv != APR_SUCCESS) {
             ap_log_cerror(APLOG_MARK, APLOG_TRACE1, rv, c,
                           MWS_CONN_FMT "read failed", wc->pub.id);
             wc->lost = 1;
-            return;
+            return 0;
         }
         wc->last_rx = apr_time_now();
-        for (b = APR_BRIGADE_FIRST(wc->bb_in);
-             b != APR_BRIGADE_SENTINEL(wc->bb_in);
-             b = APR_BUCKET_NEXT(b)) {
-            const char *data;
-            apr_size_t len;
-
-            if (APR_BUCKET_IS_EOS(b)) {
-                /* On an HTTP/2 stream (c->master set), mod_http2 ends the
-                 * upgrade request's body with an EOS before the stream's
-                 * data; a later one means the client ended the stream. */
-                if (c->master && !wc->upgrade_eos) {
-                    wc->upgrade_eos = 1;
-                    continue;
-                }
-                wc->lost = 1;
-                break;
-            }
-            if (APR_BUCKET_IS_METADATA(b)) {
-                continue;
-            }
-            rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
-            if (rv != APR_SUCCESS) {
-                wc->lost = 1;
-                break;
-            }
-            wc->bytes_in += len;
-            rv = ws_session_feed(wc->session, data, len);
-            if (rv != APR_SUCCESS) {
-                log_feed_status(wc, rv);
-                break;
-            }
-        }
-        apr_brigade_cleanup(wc->bb_in);
-        if (wc->lost) {
-            return;
-        }
     }
 }
 
@@ -566,27 +635,35 @@ static void run_timers(mws_conn *wc, apr_time_t now, apr_time_t *pdeadline)
     }
 }
 
+/* The first round runs on the thread that owns the connection from now
+ * on: the handler's open and every callback run there. A handler whose
+ * open failed sees nothing more, not even its close. */
+static void open_handler(mws_conn *wc)
+{
+    wc->begun = 1;
+    wc->owner = apr_os_thread_current();
+    if (!wc->handler->open || wc->handler->open(&wc->pub) == APR_SUCCESS) {
+        wc->opened = 1;
+        return;
+    }
+    ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, wc->c, WSLOGNO(00008)
+                  MWS_CONN_FMT "handler %s failed to open", wc->pub.id,
+                  mws_config_get(wc->r)->handler_name);
+    mws_conn_close(wc, WS_CLOSE_INTERNAL_ERROR, "", wc->close_timeout);
+}
+
 apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
                            apr_time_t *pdeadline)
 {
     ws_state_e state;
     apr_time_t now, deadline = 0;
+    int more;
 
     wc->pumping = 1;
-    if (!wc->opened) {
-        /* The first round runs on the thread that owns the connection from
-         * now on: the handler's open and every callback run there. */
-        wc->owner = apr_os_thread_current();
-        wc->opened = 1;
-        if (wc->handler->open && wc->handler->open(&wc->pub) != APR_SUCCESS) {
-            ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, wc->c, WSLOGNO(00008)
-                          MWS_CONN_FMT "handler %s failed to open",
-                          wc->pub.id, mws_config_get(wc->r)->handler_name);
-            mws_conn_close(wc, WS_CLOSE_INTERNAL_ERROR, "",
-                           wc->close_timeout);
-        }
+    if (!wc->begun) {
+        open_handler(wc);
     }
-    read_input(wc);
+    more = read_input(wc);
     if (!wc->lost) {
         now = apr_time_now();
         if (ws_session_state(wc->session) == WS_STATE_OPEN) {
@@ -615,6 +692,10 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
     *preqevents = wc->want_write ? APR_POLLOUT : 0;
     if (state != WS_STATE_CLOSED && wc->out_len < wc->max_pending) {
         *preqevents |= APR_POLLIN;
+        /* Reading stopped for output that is now written: what the
+         * filters hold already (the core's read-ahead, a TLS record)
+         * would wake no poll. */
+        more |= wc->read_held;
     }
     if (wc->close_deadline) {
         if (apr_time_now() >= wc->close_deadline) {
@@ -627,7 +708,7 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
         deadline = wc->close_deadline;
     }
     *pdeadline = deadline;
-    return APR_SUCCESS;
+    return more && state != WS_STATE_CLOSED ? APR_EAGAIN : APR_SUCCESS;
 }
 
 void mws_conn_finish(mws_conn *wc)

@@ -40,17 +40,20 @@ void mws_conn_use_thread_memory(mws_conn *wc, apr_pool_t *buffers,
 request_rec *mws_conn_request(mws_conn *wc);
 
 /**
- * One round of the pump: read the client until EAGAIN and feed the
- * engine (which runs the handler's callbacks), run the timers (idle,
- * ping), send what other threads queued, and write without blocking.
- * Call it when the connection's descriptor is ready, when its queue's
- * waker fired, and at the deadline; an extra call is harmless.
+ * One round of the pump: read the client until EAGAIN or the round's
+ * budget is spent and feed the engine (which runs the handler's
+ * callbacks), run the timers (idle, ping), send what other threads
+ * queued, and write without blocking. Call it when the connection's
+ * descriptor is ready, when its queue's waker fired, and at the deadline;
+ * an extra call is harmless.
  * @param preqevents what to poll the connection for next (APR_POLLIN,
  *                   APR_POLLOUT, both or none)
  * @param pdeadline  when to run the next round at the latest (0: no
  *                   deadline)
- * @return APR_SUCCESS to go on, APR_EOF when the WebSocket is over and
- *         mws_conn_finish() is due.
+ * @return APR_SUCCESS to go on, APR_EAGAIN to go on with another round
+ *         as soon as the runner's other connections had theirs (input is
+ *         left that no poll would report), APR_EOF when the WebSocket is
+ *         over and mws_conn_finish() is due.
  */
 apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
                            apr_time_t *pdeadline);

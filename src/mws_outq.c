@@ -5,6 +5,11 @@
 
 #include "mws_outq.h"
 
+/* Pending output (queued plus the owner's backlog) may reach this many
+ * times the limit: the owner stops reading its client at the limit, and
+ * other threads' messages may arrive in bursts before it runs again. */
+#define MWS_OUTQ_BURST 2
+
 /* Senders copy into one pool while the owner sends from the other. Both
  * are unmanaged pools with their own allocators, made on the first push
  * after a take and destroyed once sent, so an idle WebSocket keeps no
@@ -15,12 +20,14 @@ struct mws_outq {
     apr_pool_t *filling;        /* senders allocate here, under lock */
     apr_pool_t *taken;          /* the owner's: holds the last take */
     mws_outq_item *head, **tail;
-    apr_size_t queued, limit;
+    apr_size_t queued;          /* bytes of the items, headers included */
+    apr_size_t limit;
     apr_uint32_t backlog;       /* the owner's unsent bytes (atomic) */
     apr_size_t dropped;
     int drop;
     int overflow;               /* a push was refused (close mode) */
     int woken;                  /* a wakeup is on its way */
+    int closing;                /* a CLOSE item was queued */
     int shut;
     mws_outq_wake_fn *wake;
     void *baton;
@@ -69,27 +76,35 @@ void mws_outq_set_backlog(mws_outq *q, apr_size_t bytes)
                                                          : (apr_uint32_t)bytes);
 }
 
-/* Under the lock. */
-static int outq_over_limit(mws_outq *q)
+/* How much a push of @a size bytes (item header included) would leave
+ * pending: queued here plus the owner's backlog. Under the lock. */
+static apr_size_t outq_pending(mws_outq *q, apr_size_t size)
 {
-    apr_size_t pending = q->queued + apr_atomic_read32(&q->backlog);
-
-    /* Refused only once at the mark, so one message of any size still
-     * goes to a connection that keeps up. */
-    return pending >= q->limit;
+    return q->queued + apr_atomic_read32(&q->backlog) + size;
 }
 
 apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
                            const void *data, apr_size_t len)
 {
     mws_outq_item *item;
+    apr_size_t size = sizeof(*item) + len;
     apr_status_t rv = APR_SUCCESS;
 
     apr_thread_mutex_lock(q->lock);
-    if (q->shut) {
+    if (q->shut || q->closing) {
         rv = APR_EOF;
     }
-    else if (kind != MWS_OUTQ_CLOSE && outq_over_limit(q)) {
+    else if (kind != MWS_OUTQ_CLOSE && len > q->limit) {
+        /* More than the connection's whole allowance: never held for
+         * it, whether or not its client reads. */
+        rv = APR_ENOSPC;
+        ++q->dropped;
+    }
+    else if (kind != MWS_OUTQ_CLOSE
+             && outq_pending(q, size) > MWS_OUTQ_BURST * q->limit) {
+        /* The client has not taken what it was sent, or more came in
+         * than the owner could write since it last ran: a slow
+         * consumer. */
         rv = APR_ENOSPC;
         if (q->drop) {
             ++q->dropped;
@@ -104,7 +119,7 @@ apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
                 != APR_SUCCESS) {
         q->filling = NULL;
     }
-    else if (!(item = apr_palloc(q->filling, sizeof(*item) + len))) {
+    else if (!(item = apr_palloc(q->filling, size))) {
         rv = APR_ENOMEM;
     }
     else {
@@ -118,7 +133,11 @@ apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
         item->data[len] = '\0';
         *q->tail = item;
         q->tail = &item->next;
-        q->queued += len;
+        q->queued += size;
+        if (kind == MWS_OUTQ_CLOSE) {
+            /* Nothing goes after a close frame. */
+            q->closing = 1;
+        }
         goto wake;
     }
     apr_thread_mutex_unlock(q->lock);
@@ -143,6 +162,9 @@ mws_outq_item *mws_outq_take(mws_outq *q, int *poverflow)
     items = q->head;
     q->head = NULL;
     q->tail = &q->head;
+    /* Until the owner says what it could write, what it takes is its
+     * backlog. */
+    mws_outq_set_backlog(q, apr_atomic_read32(&q->backlog) + q->queued);
     q->queued = 0;
     q->woken = 0;
     *poverflow = q->overflow;

@@ -161,8 +161,12 @@ static int status_hook(request_rec *r, int flags)
     memset(&sum, 0, sizeof(sum));
     for (n = 0; n < status_nslots; ++n) {
         mws_status_slot *slot = &status_slots[n];
+        apr_uint32_t pid = apr_atomic_read32(&slot->pid);
 
-        for (k = 0; k < MWS_RUNNER_COUNT; ++k) {
+        /* A child that crashed closed nothing: its WebSockets are gone
+         * with it, its totals are not. */
+        for (k = 0; pid && !status_pid_gone(pid) && k < MWS_RUNNER_COUNT;
+             ++k) {
             sum.open[k] += apr_atomic_read32(&slot->open[k]);
         }
         sum.opened += apr_atomic_read64(&slot->opened);
