@@ -6,11 +6,13 @@
 #include <http_request.h>
 
 #include "mws_private.h"
+#include "mws_channel.h"
 #include "mws_config.h"
 #include "mws_handshake.h"
 #include "mws_conn.h"
 #include "mws_runner.h"
 #include "mws_io.h"
+#include "mws_publish.h"
 #include "mws_status.h"
 
 /* Mark upgrade requests for our handler. Fixups run after every access
@@ -98,6 +100,8 @@ static void mws_register_hooks(apr_pool_t *p)
     mws_runner_register_hooks(p);
     mws_io_register_hooks(p);
     mws_status_register_hooks(p);
+    mws_channel_register_hooks(p);
+    mws_publish_register_hooks(p);
     ap_hook_fixups(mws_hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mws_hook_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -4,6 +4,7 @@
 
 #include <httpd.h>
 #include <ap_provider.h>
+#include <apr_optional.h>
 #include <apr_tables.h>
 
 /*
@@ -25,7 +26,7 @@
  */
 
 #define WEBSOCKET_PROVIDER_GROUP   "websocket"
-#define WEBSOCKET_PROVIDER_VERSION "1"
+#define WEBSOCKET_PROVIDER_VERSION "2"
 
 /** Kinds of data message (the RFC 6455 opcodes). */
 typedef enum {
@@ -56,6 +57,8 @@ typedef struct websocket_conn_ops {
                          apr_size_t len);
     apr_status_t (*close)(websocket_conn_t *wc, int code,
                           const char *reason);
+    apr_status_t (*join)(websocket_conn_t *wc, const char *channel);
+    apr_status_t (*leave)(websocket_conn_t *wc, const char *channel);
 } websocket_conn_ops;
 
 /** One WebSocket. Handlers see only these members. */
@@ -72,6 +75,12 @@ struct websocket_conn {
     const char *protocol;
     /** The handler's own per-connection data. */
     void *data;
+    /** The channels WebSocketChannel names for this request (const char *,
+     *  evaluated and checked at the handshake; may be empty), and whether
+     *  WebSocketChannelPublish lets the client publish to them. The
+     *  handler decides what to do with them (see the pubsub handler). */
+    const apr_array_header_t *channels;
+    int may_publish;
 };
 
 /** A handler: set the callbacks you need, leave the others NULL. */
@@ -99,6 +108,10 @@ typedef struct websocket_handler {
      *  and only if open succeeded (or is NULL); @a wc is invalid after it
      *  returns. */
     void (*close)(websocket_conn_t *wc, int code, const char *reason);
+    /** A send to @a wc was refused with APR_ENOSPC (WebSocketSlowConsumer
+     *  drop) and its pending output has since fallen below the allowance:
+     *  a handler that bridges a flow may go on. Owner thread; may be NULL. */
+    void (*writable)(websocket_conn_t *wc);
 } websocket_handler;
 
 /**
@@ -138,5 +151,78 @@ static APR_INLINE apr_status_t websocket_close(websocket_conn_t *wc, int code,
 {
     return wc->ops->close(wc, code, reason);
 }
+
+/* ---- Channels ----------------------------------------------------------
+ *
+ * A channel is a name; a publish reaches every member of the channel once,
+ * in each publisher's order: the members in this child at once, and, with
+ * WebSocketBroker, the members in every other child and server on the same
+ * broker. Members that join after a publish do not get it. A publish is
+ * one shared, immutable message, not a copy per member; each member's
+ * WebSocketMaxPendingOutput and WebSocketSlowConsumer apply to it.
+ */
+
+/** Channel names: 1 to WEBSOCKET_CHANNEL_MAX bytes of [A-Za-z0-9_.:-]. */
+#define WEBSOCKET_CHANNEL_MAX 200
+
+/** Is @a name a valid channel name? */
+static APR_INLINE int websocket_channel_name_ok(const char *name)
+{
+    apr_size_t n = 0;
+
+    for (; name && name[n]; ++n) {
+        char ch = name[n];
+
+        if (n == WEBSOCKET_CHANNEL_MAX
+            || !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+                 || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.'
+                 || ch == ':' || ch == '-')) {
+            return 0;
+        }
+    }
+    return n > 0;
+}
+
+/**
+ * Make @a wc a member of @a channel (owner thread: in a callback). A
+ * WebSocket leaves its channels when it closes.
+ * @return APR_SUCCESS (also if it was a member already), APR_EINVAL for a
+ *         bad name, APR_EOF once the WebSocket is closing.
+ */
+static APR_INLINE apr_status_t websocket_join(websocket_conn_t *wc,
+                                              const char *channel)
+{
+    return wc->ops->join(wc, channel);
+}
+
+/** Leave @a channel (owner thread). @return APR_SUCCESS, or APR_NOTFOUND
+ *  if @a wc was not a member. */
+static APR_INLINE apr_status_t websocket_leave(websocket_conn_t *wc,
+                                               const char *channel)
+{
+    return wc->ops->leave(wc, channel);
+}
+
+/** Who published a message (for the broker's headers; may be NULL). */
+typedef struct websocket_publisher {
+    const char *user;       /* the authenticated user, or NULL */
+    apr_uint64_t ws_id;     /* the publishing WebSocket's id, or 0 */
+} websocket_publisher;
+
+/**
+ * Publish one message to @a channel, from any thread and any context (a
+ * WebSocket's callback, a request handler, a thread of your own). Never
+ * waits for a member or for the broker.
+ * @param pdelivered if not NULL, the members of this child it was queued
+ *                   for
+ * @return APR_SUCCESS, APR_EINVAL for a bad name or type, APR_ENOMEM.
+ * Retrieve it with APR_RETRIEVE_OPTIONAL_FN(websocket_publish) once the
+ * modules are loaded (e.g. in a post_config or optional_fn_retrieve hook).
+ */
+APR_DECLARE_OPTIONAL_FN(apr_status_t, websocket_publish,
+                        (const char *channel, websocket_type_e type,
+                         const void *data, apr_size_t len,
+                         const websocket_publisher *from,
+                         apr_size_t *pdelivered));
 
 #endif /* MOD_WEBSOCKET_H */

@@ -58,6 +58,8 @@ struct mws_conn {
     apr_off_t msgs_in, msgs_out;
     apr_off_t reported[4];          /* the four above, as mws_status has them */
     apr_off_t out_len;              /* bytes in bb_out */
+    mws_channel_set channels;       /* what it joined */
+    const mws_msg *sending;         /* the shared message being framed */
     apr_off_t round_msgs;           /* msgs_in when the round began */
     int slow_drop;                  /* WebSocketSlowConsumer drop */
     unsigned int begun : 1;         /* the first round ran */
@@ -122,7 +124,15 @@ static apr_status_t conn_on_send(void *baton, const char *hdr,
     /* apr_brigade_write() packs small frames into shared heap buckets, so
      * many small messages become few writes. */
     rv = apr_brigade_write(wc->bb_out, NULL, NULL, hdr, hlen);
-    if (rv == APR_SUCCESS && plen) {
+    if (rv == APR_SUCCESS && plen && wc->sending
+        && payload == wc->sending->data) {
+        /* A published message goes out as it is (not compressed for this
+         * WebSocket): its bytes are shared, not copied. */
+        APR_BRIGADE_INSERT_TAIL(wc->bb_out,
+                                mws_msg_bucket_create((mws_msg *)wc->sending,
+                                                      wc->bb_out->bucket_alloc));
+    }
+    else if (rv == APR_SUCCESS && plen) {
         rv = apr_brigade_write(wc->bb_out, NULL, NULL, payload, plen);
     }
     wc->out_len += hlen + plen;
@@ -212,11 +222,39 @@ static apr_status_t conn_close(websocket_conn_t *pub, int code,
                          strlen(reason));
 }
 
+static apr_status_t conn_join(websocket_conn_t *pub, const char *channel)
+{
+    mws_conn *wc = (mws_conn *)pub;
+
+    if (wc->finished || ws_session_state(wc->session) != WS_STATE_OPEN) {
+        return APR_EOF;
+    }
+    return mws_channel_join(&wc->channels, wc, wc->c->pool, channel);
+}
+
+static apr_status_t conn_leave(websocket_conn_t *pub, const char *channel)
+{
+    return mws_channel_leave(&((mws_conn *)pub)->channels, channel);
+}
+
 static const websocket_conn_ops conn_ops = {
     conn_send,
     conn_ping,
-    conn_close
+    conn_close,
+    conn_join,
+    conn_leave
 };
+
+apr_status_t mws_conn_deliver(mws_conn *wc, mws_msg *msg)
+{
+    apr_status_t rv = mws_outq_push_msg(wc->outq, msg);
+
+    if (rv == APR_ENOSPC
+        && (wc->slow_drop || (apr_off_t)msg->len > wc->max_pending)) {
+        mws_status_dropped();
+    }
+    return rv;
+}
 
 /* ---- takeover ----------------------------------------------------------- */
 
@@ -257,6 +295,8 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
     wc->pub.r = r;
     wc->pub.pool = pool;
     wc->pub.protocol = hs->protocol;
+    wc->pub.channels = hs->channels;
+    wc->pub.may_publish = hs->may_publish;
     wc->c = c;
     wc->r = r;
     wc->handler = handler;
@@ -477,14 +517,18 @@ static void drain_outq(mws_conn *wc)
     int overflow;
 
     for (item = mws_outq_take(wc->outq, &overflow); item; item = item->next) {
+        const char *data = item->msg ? item->msg->data : item->data;
+
         switch (item->kind) {
         case MWS_OUTQ_TEXT:
         case MWS_OUTQ_BINARY:
+            wc->sending = item->msg;
             if (ws_session_send(wc->session, (ws_opcode_e)item->kind,
-                                item->data, item->len) == APR_SUCCESS) {
+                                data, item->len) == APR_SUCCESS) {
                 ++wc->msgs_out;
                 wc->last_msg = apr_time_now();
             }
+            wc->sending = NULL;
             break;
         case MWS_OUTQ_PING:
             ws_session_ping(wc->session, item->data, item->len);
@@ -669,6 +713,12 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
         if (ws_session_state(wc->session) == WS_STATE_OPEN) {
             run_timers(wc, now, &deadline);
         }
+        if (wc->opened && wc->handler->writable
+            && wc->out_len < wc->max_pending
+            && mws_outq_refused(wc->outq, 1)) {
+            /* Sends were refused, and the client has caught up since. */
+            wc->handler->writable(&wc->pub);
+        }
         drain_outq(wc);
         write_output(wc);
     }
@@ -696,6 +746,8 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
          * filters hold already (the core's read-ahead, a TLS record)
          * would wake no poll. */
         more |= wc->read_held;
+        /* A handler waiting to send again hears it next round. */
+        more |= wc->handler->writable && mws_outq_refused(wc->outq, 0);
     }
     if (wc->close_deadline) {
         if (apr_time_now() >= wc->close_deadline) {
@@ -721,6 +773,8 @@ void mws_conn_finish(mws_conn *wc)
         return;
     }
     wc->finished = 1;
+    /* No publish reaches it from now on, then no push. */
+    mws_channel_leave_all(&wc->channels);
     dropped = mws_outq_shut(wc->outq);
     if (code == 0 || ws_session_state(wc->session) != WS_STATE_CLOSED) {
         /* RFC 6455 §7.1.5: closed without receiving a close frame. */

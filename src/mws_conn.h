@@ -6,11 +6,12 @@
 #include <apr_poll.h>
 
 #include "mod_websocket.h"
+#include "mws_channel.h"
 #include "mws_handshake.h"
+#include "mws_msg.h"
 #include "mws_outq.h"
 #include "mws_status.h"
 
-typedef struct mws_conn mws_conn;
 
 /**
  * Take over the connection of @a r after the 101: point r's filters at
@@ -23,6 +24,12 @@ typedef struct mws_conn mws_conn;
 apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
                              const websocket_handler *handler,
                              const mws_handshake *hs, mws_runner_e runner);
+
+/**
+ * Queue the shared @a msg for @a wc (any thread; a channel's publish),
+ * under the same bound and policy as websocket_send().
+ */
+apr_status_t mws_conn_deliver(mws_conn *wc, mws_msg *msg);
 
 /** The queue other threads push to; its waker belongs to the runner. */
 mws_outq *mws_conn_outq(mws_conn *wc);

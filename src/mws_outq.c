@@ -20,6 +20,7 @@ struct mws_outq {
     apr_pool_t *filling;        /* senders allocate here, under lock */
     apr_pool_t *taken;          /* the owner's: holds the last take */
     mws_outq_item *head, **tail;
+    mws_outq_item *taken_items; /* the last take, for their references */
     apr_size_t queued;          /* bytes of the items, headers included */
     apr_size_t limit;
     apr_uint32_t backlog;       /* the owner's unsent bytes (atomic) */
@@ -28,15 +29,28 @@ struct mws_outq {
     int overflow;               /* a push was refused (close mode) */
     int woken;                  /* a wakeup is on its way */
     int closing;                /* a CLOSE item was queued */
+    apr_uint32_t refused;       /* a push was refused since asked (atomic) */
     int shut;
     mws_outq_wake_fn *wake;
     void *baton;
 };
 
+/* Give back the references of shared messages in @a items. */
+static void outq_unref(mws_outq_item *items)
+{
+    for (; items; items = items->next) {
+        if (items->msg) {
+            mws_msg_unref(items->msg);
+        }
+    }
+}
+
 static apr_status_t outq_cleanup(void *baton)
 {
     mws_outq *q = baton;
 
+    outq_unref(q->head);
+    outq_unref(q->taken_items);
     if (q->filling) {
         apr_pool_destroy(q->filling);
     }
@@ -83,11 +97,13 @@ static apr_size_t outq_pending(mws_outq *q, apr_size_t size)
     return q->queued + apr_atomic_read32(&q->backlog) + size;
 }
 
-apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
-                           const void *data, apr_size_t len)
+/* Queue an item of @a len bytes: a copy of @a data, or a reference to
+ * @a msg. */
+static apr_status_t outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
+                              const void *data, apr_size_t len, mws_msg *msg)
 {
     mws_outq_item *item;
-    apr_size_t size = sizeof(*item) + len;
+    apr_size_t size = sizeof(*item) + (msg ? 0 : len);
     apr_status_t rv = APR_SUCCESS;
 
     apr_thread_mutex_lock(q->lock);
@@ -101,11 +117,13 @@ apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
         ++q->dropped;
     }
     else if (kind != MWS_OUTQ_CLOSE
-             && outq_pending(q, size) > MWS_OUTQ_BURST * q->limit) {
+             && outq_pending(q, sizeof(*item) + len)
+                > MWS_OUTQ_BURST * q->limit) {
         /* The client has not taken what it was sent, or more came in
          * than the owner could write since it last ran: a slow
          * consumer. */
         rv = APR_ENOSPC;
+        apr_atomic_set32(&q->refused, 1);
         if (q->drop) {
             ++q->dropped;
         }
@@ -127,13 +145,19 @@ apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
         item->kind = kind;
         item->code = code;
         item->len = len;
-        if (len) {
-            memcpy(item->data, data, len);
+        item->msg = msg;
+        if (msg) {
+            mws_msg_ref(msg);
         }
-        item->data[len] = '\0';
+        else {
+            if (len) {
+                memcpy(item->data, data, len);
+            }
+            item->data[len] = '\0';
+        }
         *q->tail = item;
         q->tail = &item->next;
-        q->queued += size;
+        q->queued += sizeof(*item) + len;
         if (kind == MWS_OUTQ_CLOSE) {
             /* Nothing goes after a close frame. */
             q->closing = 1;
@@ -154,12 +178,23 @@ wake:
     return rv;
 }
 
+apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
+                           const void *data, apr_size_t len)
+{
+    return outq_push(q, kind, code, data, len, NULL);
+}
+
+apr_status_t mws_outq_push_msg(mws_outq *q, mws_msg *msg)
+{
+    return outq_push(q, (mws_outq_kind_e)msg->type, 0, NULL, msg->len, msg);
+}
+
 mws_outq_item *mws_outq_take(mws_outq *q, int *poverflow)
 {
     mws_outq_item *items;
 
     apr_thread_mutex_lock(q->lock);
-    items = q->head;
+    items = q->taken_items = q->head;
     q->head = NULL;
     q->tail = &q->head;
     /* Until the owner says what it could write, what it takes is its
@@ -177,6 +212,8 @@ mws_outq_item *mws_outq_take(mws_outq *q, int *poverflow)
 
 void mws_outq_release(mws_outq *q)
 {
+    outq_unref(q->taken_items);
+    q->taken_items = NULL;
     if (q->taken) {
         apr_pool_destroy(q->taken);
         q->taken = NULL;
@@ -192,4 +229,10 @@ apr_size_t mws_outq_shut(mws_outq *q)
     dropped = q->dropped;
     apr_thread_mutex_unlock(q->lock);
     return dropped;
+}
+
+int mws_outq_refused(mws_outq *q, int clear)
+{
+    return (clear ? apr_atomic_xchg32(&q->refused, 0)
+                  : apr_atomic_read32(&q->refused)) != 0;
 }

@@ -4,6 +4,8 @@
 
 #include <apr_pools.h>
 
+#include "mws_msg.h"
+
 typedef enum {
     MWS_OUTQ_TEXT = 1,      /* the values of websocket_type_e */
     MWS_OUTQ_BINARY = 2,
@@ -15,8 +17,9 @@ typedef struct mws_outq_item {
     struct mws_outq_item *next;
     mws_outq_kind_e kind;
     int code;               /* MWS_OUTQ_CLOSE */
+    mws_msg *msg;           /* a shared message (its reference), or NULL */
     apr_size_t len;
-    char data[1];           /* len bytes, then '\0' */
+    char data[1];           /* without msg: len bytes, then '\0' */
 } mws_outq_item;
 
 typedef struct mws_outq mws_outq;
@@ -60,6 +63,12 @@ apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
                            const void *data, apr_size_t len);
 
 /**
+ * Queue a reference to the shared @a msg (any thread), as
+ * mws_outq_push() queues a copy: the same bound counts its whole length.
+ */
+apr_status_t mws_outq_push_msg(mws_outq *q, mws_msg *msg);
+
+/**
  * Take everything queued so far, oldest first (owner thread); NULL if
  * none. The items stay valid until mws_outq_release().
  * @param poverflow set to 1 if a push was refused since the last take and
@@ -67,12 +76,17 @@ apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
  */
 mws_outq_item *mws_outq_take(mws_outq *q, int *poverflow);
 
-/** Free what the last mws_outq_take() returned (owner thread). */
+/** Free what the last mws_outq_take() returned, references to shared
+ *  messages included (owner thread). */
 void mws_outq_release(mws_outq *q);
 
 /** Refuse every later push with APR_EOF (owner thread); after it returns
  *  no push wakes the owner any more. @return the pushes dropped (too
  *  large, or under drop mode). */
 apr_size_t mws_outq_shut(mws_outq *q);
+
+/** Has a push been refused for a slow consumer since the owner last
+ *  cleared it (owner thread)? For the handler's writable callback. */
+int mws_outq_refused(mws_outq *q, int clear);
 
 #endif /* MWS_OUTQ_H */
