@@ -65,19 +65,22 @@ static int mws_hook_handler(request_rec *r)
     if (status != OK) {
         return status;
     }
-    mws_handshake_accept(r, &hs);
     runner = r->connection->master ? MWS_RUNNER_HTTP2
              : mws_io_can_adopt(r->connection) ? MWS_RUNNER_ASYNC
              : MWS_RUNNER_BLOCKING;
     rv = mws_conn_create(&wc, r, conf->handler, &hs, runner);
     if (rv != APR_SUCCESS) {
-        /* The 101 is out: no error page can follow it. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, WSLOGNO(00013)
                       "cannot set up the WebSocket");
         r->connection->keepalive = AP_CONN_CLOSE;
-        r->status = HTTP_SWITCHING_PROTOCOLS;
-        return OK;
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
+    if (mws_conn_open(wc) != APR_SUCCESS) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    mws_handshake_accept(r, &hs);
+    mws_conn_take_over(wc, &hs);
     if (runner == MWS_RUNNER_ASYNC) {
         /* The MPM lets go of the connection (its worker is free again), and
          * an I/O thread takes it in the suspend_connection hook. */

@@ -15,8 +15,8 @@
  *
  * and `WebSocketHandler echo` in a <Location> selects it.
  *
- * Threads: every callback runs on the thread that owns the connection and
- * must not block. websocket_send(), websocket_ping() and websocket_close()
+ * Threads: every callback but open runs on the thread that owns the
+ * connection, and none may block. websocket_send(), websocket_ping() and websocket_close()
  * may be called from any thread: they queue the frame and wake the owner,
  * never waiting for the write. A websocket_conn_t stays valid until the
  * handler's close callback has returned; a handler that sends from other
@@ -94,10 +94,13 @@ typedef struct websocket_handler {
      */
     int (*handshake)(request_rec *r, const apr_array_header_t *protocols,
                      const char **pprotocol);
-    /** The 101 went out; @a wc is live. A status other than APR_SUCCESS
-     *  closes the WebSocket with 1011, and the handler hears nothing more
-     *  of it: no message, no close (undo in open whatever it did before
-     *  failing). */
+    /** The handshake is accepted and the 101 about to go out (on the
+     *  request's thread): @a wc is live, what it joins is joined before
+     *  the client learns it is connected, and what it sends follows the
+     *  101. A status other than APR_SUCCESS answers the request 500
+     *  instead, and the handler hears nothing more of it: no message, no
+     *  close (undo in open whatever it did before failing; channels it
+     *  joined are left). */
     apr_status_t (*open)(websocket_conn_t *wc);
     /** One whole message; @a data (followed by a '\0' not counted in
      *  @a len) is valid until the callback returns. Text is valid UTF-8. */

@@ -269,22 +269,6 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
     mws_conn *wc;
     apr_status_t rv;
 
-    /* Frames go to and come from the connection's filters only: request
-     * filters (HTTP_IN, DEFLATE, CHUNK, ...) never see them. */
-    r->input_filters = r->proto_input_filters = c->input_filters;
-    r->output_filters = r->proto_output_filters = c->output_filters;
-    /* mod_reqtimeout would end an idle WebSocket, and mod_ssl's coalescing
-     * filter would hold small frames until a FLUSH we never send. */
-    ap_remove_input_filter_byhandle(c->input_filters, "reqtimeout");
-    ap_remove_output_filter_byhandle(c->output_filters,
-                                     "SSL/TLS Coalescing Filter");
-    c->keepalive = AP_CONN_CLOSE;
-    if (!c->master) {
-        /* A peer that vanished without a FIN is found by the kernel at
-         * last, even with WebSocketPingInterval off. */
-        apr_socket_opt_set(ap_get_conn_socket(c), APR_SO_KEEPALIVE, 1);
-    }
-
     /* The connection ends with the WebSocket: its pool is ours, and a
      * subpool would cost an idle WebSocket another 8 KiB block. */
     pool = c->pool;
@@ -323,17 +307,53 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
                                  wc->slow_drop)) != APR_SUCCESS) {
         return rv;
     }
+    wc->runner = runner;
+    *pwc = wc;
+    return APR_SUCCESS;
+}
+
+apr_status_t mws_conn_open(mws_conn *wc)
+{
+    if (wc->handler->open && wc->handler->open(&wc->pub) != APR_SUCCESS) {
+        ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, wc->c, WSLOGNO(00008)
+                      MWS_CONN_FMT "handler %s failed to open", wc->pub.id,
+                      mws_config_get(wc->r)->handler_name);
+        /* What it joined before failing is left. */
+        mws_channel_leave_all(&wc->channels);
+        return APR_EGENERAL;
+    }
+    wc->opened = 1;
+    return APR_SUCCESS;
+}
+
+void mws_conn_take_over(mws_conn *wc, const mws_handshake *hs)
+{
+    conn_rec *c = wc->c;
+    request_rec *r = wc->r;
+
+    /* Frames go to and come from the connection's filters only: request
+     * filters (HTTP_IN, DEFLATE, CHUNK, ...) never see them. */
+    r->input_filters = r->proto_input_filters = c->input_filters;
+    r->output_filters = r->proto_output_filters = c->output_filters;
+    /* mod_reqtimeout would end an idle WebSocket, and mod_ssl's coalescing
+     * filter would hold small frames until a FLUSH we never send. */
+    ap_remove_input_filter_byhandle(c->input_filters, "reqtimeout");
+    ap_remove_output_filter_byhandle(c->output_filters,
+                                     "SSL/TLS Coalescing Filter");
+    c->keepalive = AP_CONN_CLOSE;
+    if (!c->master) {
+        /* A peer that vanished without a FIN is found by the kernel at
+         * last, even with WebSocketPingInterval off. */
+        apr_socket_opt_set(ap_get_conn_socket(c), APR_SO_KEEPALIVE, 1);
+    }
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, WSLOGNO(00005)
                   MWS_CONN_FMT "open: %s handler %s%s%s%s%s", wc->pub.id,
-                  r->uri, conf->handler_name,
+                  r->uri, mws_config_get(r)->handler_name,
                   hs->protocol ? ", subprotocol " : "",
                   hs->protocol ? hs->protocol : "",
                   hs->extensions ? ", " : "",
                   hs->extensions ? hs->extensions : "");
-    *pwc = wc;
-    wc->runner = runner;
-    mws_status_open(runner);
-    return APR_SUCCESS;
+    mws_status_open(wc->runner);
 }
 
 mws_outq *mws_conn_outq(mws_conn *wc)
@@ -679,23 +699,6 @@ static void run_timers(mws_conn *wc, apr_time_t now, apr_time_t *pdeadline)
     }
 }
 
-/* The first round runs on the thread that owns the connection from now
- * on: the handler's open and every callback run there. A handler whose
- * open failed sees nothing more, not even its close. */
-static void open_handler(mws_conn *wc)
-{
-    wc->begun = 1;
-    wc->owner = apr_os_thread_current();
-    if (!wc->handler->open || wc->handler->open(&wc->pub) == APR_SUCCESS) {
-        wc->opened = 1;
-        return;
-    }
-    ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, wc->c, WSLOGNO(00008)
-                  MWS_CONN_FMT "handler %s failed to open", wc->pub.id,
-                  mws_config_get(wc->r)->handler_name);
-    mws_conn_close(wc, WS_CLOSE_INTERNAL_ERROR, "", wc->close_timeout);
-}
-
 apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
                            apr_time_t *pdeadline)
 {
@@ -705,7 +708,10 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
 
     wc->pumping = 1;
     if (!wc->begun) {
-        open_handler(wc);
+        /* The first round runs on the thread that owns the connection from
+         * now on: every callback but open runs there. */
+        wc->begun = 1;
+        wc->owner = apr_os_thread_current();
     }
     more = read_input(wc);
     if (!wc->lost) {

@@ -14,16 +14,28 @@
 
 
 /**
- * Take over the connection of @a r after the 101: point r's filters at
- * c's, drop the filters that would hold or time out frames, and set up the
- * engine and the handler's connection (whose open callback runs here).
+ * Set up a WebSocket for @a r, whose handshake was accepted but not yet
+ * answered: the engine, the send queue and the handler's connection.
  * @param handler the provider chosen by WebSocketHandler
- * @param hs what the 101 agreed on (subprotocol, permessage-deflate)
- * @param runner who will run it (counted in mws_status until it finishes)
+ * @param hs what the 101 will agree on (subprotocol, permessage-deflate)
+ * @param runner who will run it (counted in mws_status while it runs)
  */
 apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
                              const websocket_handler *handler,
                              const mws_handshake *hs, mws_runner_e runner);
+
+/**
+ * Run the handler's open callback, before the 101 goes out: what it joins
+ * is joined when the client learns that it is connected, and what it sends
+ * follows the 101. On failure (logged), answer the request with an error.
+ */
+apr_status_t mws_conn_open(mws_conn *wc);
+
+/**
+ * Take the connection over after the 101: point the request's filters at
+ * the connection's, drop the filters that would hold or time out frames.
+ */
+void mws_conn_take_over(mws_conn *wc, const mws_handshake *hs);
 
 /**
  * Queue the shared @a msg for @a wc (any thread; a channel's publish),

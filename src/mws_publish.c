@@ -74,7 +74,7 @@ static int mws_publish_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, MWS_PUBLISH_HANDLER)) {
         return DECLINED;
     }
-    r->allowed = (AP_METHOD_BIT << M_POST) | (AP_METHOD_BIT << M_PUT);
+    ap_allow_methods(r, REPLACE_ALLOW, "POST", "PUT", NULL);
     if (r->method_number != M_POST && r->method_number != M_PUT) {
         return HTTP_METHOD_NOT_ALLOWED;
     }
