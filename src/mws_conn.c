@@ -719,14 +719,16 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
         if (ws_session_state(wc->session) == WS_STATE_OPEN) {
             run_timers(wc, now, &deadline);
         }
-        if (wc->opened && wc->handler->writable
-            && wc->out_len < wc->max_pending
-            && mws_outq_refused(wc->outq, 1)) {
-            /* Sends were refused, and the client has caught up since. */
-            wc->handler->writable(&wc->pub);
-        }
         drain_outq(wc);
         write_output(wc);
+        if (wc->opened && wc->handler->writable && !wc->lost
+            && wc->out_len < wc->max_pending
+            && mws_outq_refused(wc->outq)) {
+            /* Sends were refused, and the client has caught up since; what
+             * the handler sends now goes out next round. */
+            wc->handler->writable(&wc->pub);
+            more = 1;
+        }
     }
     wc->pumping = 0;
     report_traffic(wc);
@@ -752,8 +754,6 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
          * filters hold already (the core's read-ahead, a TLS record)
          * would wake no poll. */
         more |= wc->read_held;
-        /* A handler waiting to send again hears it next round. */
-        more |= wc->handler->writable && mws_outq_refused(wc->outq, 0);
     }
     if (wc->close_deadline) {
         if (apr_time_now() >= wc->close_deadline) {

@@ -231,8 +231,7 @@ apr_size_t mws_outq_shut(mws_outq *q)
     return dropped;
 }
 
-int mws_outq_refused(mws_outq *q, int clear)
+int mws_outq_refused(mws_outq *q)
 {
-    return (clear ? apr_atomic_xchg32(&q->refused, 0)
-                  : apr_atomic_read32(&q->refused)) != 0;
+    return apr_atomic_xchg32(&q->refused, 0) != 0;
 }

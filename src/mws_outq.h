@@ -86,7 +86,7 @@ void mws_outq_release(mws_outq *q);
 apr_size_t mws_outq_shut(mws_outq *q);
 
 /** Has a push been refused for a slow consumer since the owner last
- *  cleared it (owner thread)? For the handler's writable callback. */
-int mws_outq_refused(mws_outq *q, int clear);
+ *  asked (owner thread)? For the handler's writable callback. */
+int mws_outq_refused(mws_outq *q);
 
 #endif /* MWS_OUTQ_H */

@@ -219,11 +219,19 @@ static void test_close(websocket_conn_t *wc, int code, const char *reason)
     apr_pool_destroy(tc->thread_pool);
 }
 
+/* The client caught up after refused sends. */
+static void test_writable(websocket_conn_t *wc)
+{
+    ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, wc->r->connection,
+                  "test handler: writable");
+}
+
 static const websocket_handler test_handler = {
     test_handshake,
     test_open,
     test_message,
-    test_close
+    test_close,
+    test_writable
 };
 
 static void test_child_init(apr_pool_t *pchild, server_rec *s)
