@@ -40,32 +40,23 @@ void mws_msg_unref(mws_msg *msg)
 }
 
 /* ---- the bucket ---------------------------------------------------------
- * Its splits and copies share one apr_bucket_refcount (one thread's: the
- * connection's), whose last reference gives back the message's. */
-
-typedef struct {
-    apr_bucket_refcount refcount;
-    mws_msg *msg;
-} mws_msg_bucket;
+ * Every bucket of a message (splits and copies too) holds a reference of
+ * its own: the filters may destroy them on different threads (mod_http2's
+ * beams), so they share nothing but the message's atomic count. */
 
 static apr_status_t msg_bucket_read(apr_bucket *b, const char **str,
                                     apr_size_t *len, apr_read_type_e block)
 {
-    mws_msg_bucket *mb = b->data;
+    const mws_msg *msg = b->data;
 
-    *str = mb->msg->data + b->start;
+    *str = msg->data + b->start;
     *len = b->length;
     return APR_SUCCESS;
 }
 
 static void msg_bucket_destroy(void *data)
 {
-    mws_msg_bucket *mb = data;
-
-    if (apr_bucket_shared_destroy(mb)) {
-        mws_msg_unref(mb->msg);
-        apr_bucket_free(mb);
-    }
+    mws_msg_unref(data);
 }
 
 /* The bytes do not depend on any pool: nothing to set aside. */
@@ -74,26 +65,46 @@ static apr_status_t msg_bucket_setaside(apr_bucket *b, apr_pool_t *p)
     return APR_SUCCESS;
 }
 
+static apr_status_t msg_bucket_split(apr_bucket *b, apr_size_t point)
+{
+    apr_status_t rv = apr_bucket_simple_split(b, point);
+
+    if (rv == APR_SUCCESS) {
+        mws_msg_ref(b->data);
+    }
+    return rv;
+}
+
+static apr_status_t msg_bucket_copy(apr_bucket *b, apr_bucket **pcopy)
+{
+    apr_status_t rv = apr_bucket_simple_copy(b, pcopy);
+
+    if (rv == APR_SUCCESS) {
+        mws_msg_ref(b->data);
+    }
+    return rv;
+}
+
 static const apr_bucket_type_t mws_msg_bucket_type = {
     "WEBSOCKET_MSG", 5, APR_BUCKET_DATA,
     msg_bucket_destroy,
     msg_bucket_read,
     msg_bucket_setaside,
-    apr_bucket_shared_split,
-    apr_bucket_shared_copy
+    msg_bucket_split,
+    msg_bucket_copy
 };
 
 apr_bucket *mws_msg_bucket_create(mws_msg *msg, apr_bucket_alloc_t *list)
 {
     apr_bucket *b = apr_bucket_alloc(sizeof(*b), list);
-    mws_msg_bucket *mb = apr_bucket_alloc(sizeof(*mb), list);
 
     APR_BUCKET_INIT(b);
     b->free = apr_bucket_free;
     b->list = list;
-    mws_msg_ref(msg);
-    mb->msg = msg;
-    b = apr_bucket_shared_make(b, mb, 0, msg->len);
     b->type = &mws_msg_bucket_type;
+    b->start = 0;
+    b->length = msg->len;
+    b->data = msg;
+    mws_msg_ref(msg);
     return b;
 }

@@ -25,9 +25,9 @@ void mws_msg_ref(mws_msg *msg);
 void mws_msg_unref(mws_msg *msg);
 
 /**
- * A bucket of @a msg's bytes that holds a reference of its own until it
- * and its splits and copies are gone: the frames of many WebSockets can
- * carry one message, whatever their filters set aside.
+ * A bucket of @a msg's bytes holding a reference of its own (as its
+ * splits and copies do, each): the frames of many WebSockets carry one
+ * message, whatever their filters set aside and wherever they free it.
  */
 apr_bucket *mws_msg_bucket_create(mws_msg *msg, apr_bucket_alloc_t *list);
 
