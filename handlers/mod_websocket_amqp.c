@@ -1011,14 +1011,20 @@ static const char *session_frame(amqp_session *ss, amqp_frame_t *frame)
             }
             return NULL;
         }
-        case AMQP_CONNECTION_BLOCKED_METHOD:
+        case AMQP_CONNECTION_BLOCKED_METHOD: {
+            amqp_connection_blocked_t *m = frame->payload.method.decoded;
+
             ss->blocked = 1;
-            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ss->bus->s, "WS00048: "
-                         "broker %s blocks publishers: messages wait in "
-                         "the outgoing queue", ss->bus->where);
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, ss->bus->s, "WS00048: "
+                         "broker %s blocks publishers (%.*s): messages "
+                         "wait in the outgoing queue", ss->bus->where,
+                         (int)m->reason.len, (char *)m->reason.bytes);
             return NULL;
+        }
         case AMQP_CONNECTION_UNBLOCKED_METHOD:
             ss->blocked = 0;
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, ss->bus->s, "WS00050: "
+                         "broker %s takes messages again", ss->bus->where);
             return NULL;
         case AMQP_BASIC_CANCEL_METHOD:
             return "the broker cancelled our consumer";

@@ -622,9 +622,83 @@ def test_ws_360_07_amqps(servers, broker, server_workdir):
             h.stop()
 
 
+# ---- flow control -------------------------------------------------------------
+
+def test_ws_360_08_broker_blocks_publishers(servers, broker):
+    """The broker blocks publishers (memory alarm): POSTs still answer at
+    once and reach the local members; what waits for the broker is bounded
+    (16 MiB): beyond it messages are dropped, counted and logged once;
+    when the broker takes messages again the queued ones cross, in order,
+    and the end of the burst is logged."""
+    A, B = servers
+    mark = A.mark()
+    before = status(A)
+    pub = Publisher(A)
+    big = os.urandom(1024 * 1024)
+
+    async def main():
+        subs = await subscribe(B, '/sub/t360-08', 2)
+        try:
+            await sync(pub, 't360-08', subs)
+            await asyncio.to_thread(broker.ctl, 'set_vm_memory_high_watermark',
+                                    '0')
+            # the broker says so when our connection next publishes
+            n = 0
+            deadline = time.monotonic() + 20
+            while not log_count(A, 'WS00048', mark):
+                assert time.monotonic() < deadline, 'no WS00048'
+                await asyncio.to_thread(pub.post, 't360-08', f'small {n}')
+                n += 1
+                await asyncio.sleep(0.1)
+            t0 = time.monotonic()
+            for i in range(20):
+                await asyncio.to_thread(pub.post, 't360-08',
+                                        big[:-2] + b'%02d' % i,
+                                        'application/octet-stream')
+            took = time.monotonic() - t0
+            wait_log(A, 'WS00044', 1, mark)
+            await asyncio.to_thread(broker.ctl, 'set_vm_memory_high_watermark',
+                                    '0.4')
+            wait_log(A, 'WS00050', 1, mark)
+            await until(lambda: all(any(isinstance(m, bytes)
+                                        for m in s.data()) for s in subs),
+                        'the queued messages cross', 20)
+            await asyncio.to_thread(pub.post, 't360-08', 'drained')
+            await until(lambda: all('drained' in s.data() for s in subs),
+                        'the message after the burst', 20)
+            return n, took, [s.data() for s in subs]
+        finally:
+            await close_all(subs)
+            await asyncio.to_thread(broker.ctl, 'set_vm_memory_high_watermark',
+                                    '0.4')
+
+    try:
+        n, took, got = run(main())
+    finally:
+        pub.close()
+    assert took < 10, f'20 POSTs of 1 MiB took {took:.1f}s'
+    dropped = status(A)['WebSocketBrokerDropped'] \
+        - before['WebSocketBrokerDropped']
+    assert 0 < dropped < 20, dropped
+    assert log_count(A, 'WS00044', mark) == 1
+    wait_log(A, 'WS00045', 1, mark)
+    assert f'{dropped} were dropped' in \
+        [line for line in A.error_log_lines_since(mark)
+         if 'WS00045' in line][0]
+    for data in got:
+        smalls = [m for m in data if isinstance(m, str) and
+                  m.startswith('small')]
+        bigs = [m for m in data if isinstance(m, bytes)]
+        assert smalls == [f'small {i}' for i in range(n)], smalls
+        # the first ones, in order, each whole, then the drops
+        assert len(bigs) == 20 - dropped, (len(bigs), dropped)
+        assert bigs == [big[:-2] + b'%02d' % i for i in range(len(bigs))]
+        assert data[-1] == 'drained'
+
+
 # ---- faults -----------------------------------------------------------------------
 
-def test_ws_360_08_broker_stops_and_comes_back(servers, broker):
+def test_ws_360_09_broker_stops_and_comes_back(servers, broker):
     """200 subscribers; the broker stops: every child notices and logs it
     once, local delivery goes on, nothing crashes, a message published
     meanwhile does not cross; the broker comes back: each child reconnects
@@ -636,16 +710,16 @@ def test_ws_360_08_broker_stops_and_comes_back(servers, broker):
     pub = Publisher(A)
 
     async def main():
-        subs_a = await subscribe(A, '/sub/t360-08', 100)
-        subs_b = await subscribe(B, '/sub/t360-08', 100)
+        subs_a = await subscribe(A, '/sub/t360-09', 100)
+        subs_b = await subscribe(B, '/sub/t360-09', 100)
         subs = subs_a + subs_b
         try:
-            await sync(pub, 't360-08', subs)
+            await sync(pub, 't360-09', subs)
             await asyncio.to_thread(broker.stop)
             for h in servers:
                 await asyncio.to_thread(wait_status, h,
                                         'WebSocketBrokerReconnecting', 2)
-            out = await asyncio.to_thread(pub.post, 't360-08', 'outage')
+            out = await asyncio.to_thread(pub.post, 't360-09', 'outage')
             local = out['delivered']
             assert 0 < local < len(subs_a), out
             await until(lambda: sum('outage' in s.data()
@@ -658,13 +732,13 @@ def test_ws_360_08_broker_stops_and_comes_back(servers, broker):
             for h in servers:
                 t_conn.append(await asyncio.to_thread(
                     wait_status, h, 'WebSocketBrokerConnected', 2))
-            took = await sync(pub, 't360-08', subs)
+            took = await sync(pub, 't360-09', subs)
             t_cross = time.monotonic()
             for i in range(20):
-                await asyncio.to_thread(pub.post, 't360-08', f'after {i}')
+                await asyncio.to_thread(pub.post, 't360-09', f'after {i}')
             await until(lambda: all('after 19' in s.data() for s in subs),
                         'every subscriber has the messages after', 30)
-            await sync(pub, 't360-08', subs)
+            await sync(pub, 't360-09', subs)
             want = [f'after {i}' for i in range(20)]
             for s in subs:
                 assert [m for m in s.data() if m != 'outage'] == want, \
@@ -699,7 +773,7 @@ def test_ws_360_08_broker_stops_and_comes_back(servers, broker):
         > before[A.name]['WebSocketBrokerDropped']
 
 
-def test_ws_360_09_broker_unreachable_at_startup(servers, broker,
+def test_ws_360_10_broker_unreachable_at_startup(servers, broker,
                                                  server_workdir):
     """A server starts while the broker is down: it serves, delivers
     locally and says so once per child; when the broker starts it
@@ -716,9 +790,9 @@ def test_ws_360_09_broker_unreachable_at_startup(servers, broker,
         assert status(c)['WebSocketBrokerReconnecting'] == 2
 
         async def main():
-            subs, pids = await subscribe_both_children(c, '/sub/t360-09')
+            subs, pids = await subscribe_both_children(c, '/sub/t360-10')
             try:
-                out = await asyncio.to_thread(pub_c.post, 't360-09', 'local')
+                out = await asyncio.to_thread(pub_c.post, 't360-10', 'local')
                 assert 0 < out['delivered'] < len(subs), out
                 await until(lambda: sum('local' in s.data() for s in subs)
                             == out['delivered'], 'local delivery', 10)
@@ -727,8 +801,8 @@ def test_ws_360_09_broker_unreachable_at_startup(servers, broker,
                 await asyncio.to_thread(wait_status, c,
                                         'WebSocketBrokerConnected', 2)
                 took = time.monotonic() - t_up
-                await sync(pub_a, 't360-09', subs)
-                await asyncio.to_thread(pub_a.post, 't360-09', 'from A')
+                await sync(pub_a, 't360-10', subs)
+                await asyncio.to_thread(pub_a.post, 't360-10', 'from A')
                 await until(lambda: all('from A' in s.data() for s in subs),
                             'a message from A', 10)
                 return took
@@ -747,7 +821,7 @@ def test_ws_360_09_broker_unreachable_at_startup(servers, broker,
             broker.start()
 
 
-def test_ws_360_10_graceful_restart(servers, broker):
+def test_ws_360_11_graceful_restart(servers, broker):
     """A graceful restart of A with subscribers open: the old children
     close their AMQP connections cleanly (the broker logs a close, not a
     lost client), the new ones connect, and channels cross again."""
@@ -758,8 +832,8 @@ def test_ws_360_10_graceful_restart(servers, broker):
     pub = Publisher(B)
 
     async def hold():
-        subs = await subscribe(A, '/sub/t360-10', 4)
-        await sync(pub, 't360-10', subs)
+        subs = await subscribe(A, '/sub/t360-11', 4)
+        await sync(pub, 't360-11', subs)
         await asyncio.to_thread(A.restart, graceful=True)
         await until(lambda: all(s.task.done() for s in subs),
                     'the old children close their WebSockets', 15)
@@ -787,11 +861,11 @@ def test_ws_360_10_graceful_restart(servers, broker):
     wait_status(A, 'WebSocketBrokerConnected', 2)
 
     async def after():
-        subs = (await subscribe(A, '/sub/t360-10', 4)
-                + await subscribe(B, '/sub/t360-10', 2))
+        subs = (await subscribe(A, '/sub/t360-11', 4)
+                + await subscribe(B, '/sub/t360-11', 2))
         try:
-            await sync(pub, 't360-10', subs)
-            await asyncio.to_thread(pub.post, 't360-10', 'after restart')
+            await sync(pub, 't360-11', subs)
+            await asyncio.to_thread(pub.post, 't360-11', 'after restart')
             await until(lambda: all('after restart' in s.data()
                                     for s in subs), 'after restart', 10)
         finally:
