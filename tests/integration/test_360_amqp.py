@@ -875,3 +875,33 @@ def test_ws_360_11_graceful_restart(servers, broker):
         run(after())
     finally:
         pub.close()
+
+
+def test_ws_360_12_stop_with_a_hung_broker(broker, server_workdir):
+    """The broker hangs (SIGSTOP): stopping a server neither waits for it
+    long nor leaves a child behind (every AMQP call has a deadline, and the
+    child cuts the socket after 2 s)."""
+    e = make_server(server_workdir('t360-E'), 't360-E', broker.url)
+    try:
+        wait_status(e, 'WebSocketBrokerConnected', 2)
+
+        async def main():
+            subs = await subscribe(e, '/sub/t360-12', 4)
+            broker.freeze()
+            t0 = time.monotonic()
+            await asyncio.to_thread(e.stop)     # raises if a child was killed
+            took = time.monotonic() - t0
+            for s in subs:
+                s.ws.transport.abort()
+            await close_all(subs)
+            return took
+
+        took = run(main())
+        print(f'\nstopped in {took:.1f}s with the broker hung')
+    finally:
+        broker.thaw()
+        e.stop(check=False)
+    assert took < 10, f'stop took {took:.1f}s'
+    assert not [line for line in e.error_log_lines_since(0)
+                if 'AH00051' in line or 'AH00052' in line]
+    assert broker.accepts_amqp()

@@ -5,6 +5,7 @@
     mq.start()                      # waits until it accepts AMQP (pika)
     ... amqp://guest:guest@127.0.0.1:{mq.port}/   (mq.url)
     mq.stop(); mq.start()           # same data, same ports
+    mq.freeze(); mq.thaw()          # a hung broker (SIGSTOP/SIGCONT)
     mq.cleanup()
 
 The node is Debian's rabbitmq-server (3.10), run as Debian's `rabbitmq`
@@ -258,6 +259,23 @@ class RabbitMQ:
             proc.kill()
             proc.wait(5)
         return time.monotonic() - t0
+
+    def freeze(self):
+        """SIGSTOP every process of the node: it holds its connections but
+        answers nothing (a hung broker). thaw() resumes it."""
+        self._signal_all(signal.SIGSTOP)
+
+    def thaw(self):
+        self._signal_all(signal.SIGCONT)
+
+    def _signal_all(self, sig):
+        if self._proc is None:
+            raise RabbitMQError(f'{self.node} is not running')
+        for p in _session_pids(self._proc.pid):
+            try:
+                os.kill(p, sig)
+            except OSError:
+                pass
 
     def ctl(self, *args, timeout=60):
         """rabbitmqctl -n NODE args..., as the node's user with its cookie;
