@@ -438,14 +438,22 @@ static int utf8_valid(const unsigned char *s, apr_size_t len)
             ++i;
             continue;
         }
+        /* lead byte: how many continuation bytes, the payload bits, the
+         * smallest code point that needs this many */
         if ((c & 0xE0) == 0xC0) {
-            n = 1, cp = c & 0x1F, min = 0x80;
+            n = 1;
+            cp = c & 0x1F;
+            min = 0x80;
         }
         else if ((c & 0xF0) == 0xE0) {
-            n = 2, cp = c & 0x0F, min = 0x800;
+            n = 2;
+            cp = c & 0x0F;
+            min = 0x800;
         }
         else if ((c & 0xF8) == 0xF0) {
-            n = 3, cp = c & 0x07, min = 0x10000;
+            n = 3;
+            cp = c & 0x07;
+            min = 0x10000;
         }
         else {
             return 0;
