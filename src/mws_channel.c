@@ -382,8 +382,9 @@ const char *mws_channel_set_broker(cmd_parms *cmd, void *dummy,
     n = strlen(scheme);
     if (!broker.provider && n > 1 && scheme[n - 1] == 's') {
         /* amqps: the amqp bus, over TLS */
-        scheme[n - 1] = '\0';
-        broker.provider = ap_lookup_provider(WEBSOCKET_BUS_GROUP, scheme,
+        const char *plain = apr_pstrmemdup(cmd->temp_pool, scheme, n - 1);
+
+        broker.provider = ap_lookup_provider(WEBSOCKET_BUS_GROUP, plain,
                                              WEBSOCKET_BUS_VERSION);
     }
     if (!broker.provider) {
