@@ -71,6 +71,9 @@ WebSocketMaxPendingOutput 4M
 <Location /t360/status>
     SetHandler server-status
 </Location>
+<Location /t360/chat>
+    WebSocketHandler chat
+</Location>
 """
 
 
@@ -549,6 +552,77 @@ BAD_URLS = {
                      ['no bus module', 'mqtt']),
     'no-scheme': ('mq.example', ['needs a URL']),
 }
+
+
+@pytest.mark.expect_log('AH01617')
+def test_ws_360_04b_subscriber_auth(servers):
+    """httpd's Require and Basic auth guard a subscriber location like any
+    other: no credentials 401, a wrong password 401, alice 101."""
+    A, _ = servers
+
+    async def main():
+        for headers in (None, basic('alice', 'wrong')):
+            with pytest.raises(websockets.InvalidStatusCode) as e:
+                await websockets.connect(A.ws_url('/talk/t360-04b'),
+                                         extra_headers=headers,
+                                         open_timeout=10)
+            assert e.value.status_code == 401
+        ws = await websockets.connect(A.ws_url('/talk/t360-04b'),
+                                      extra_headers=basic('alice'),
+                                      open_timeout=10)
+        await ws.close()
+    run(main())
+
+
+def test_ws_360_04c_chat_across_servers(servers):
+    """The chat's rooms are channels: a member on A and one on B hear each
+    other's messages and join notices."""
+    A, B = servers
+
+    async def recv_type(ws, kind, timeout=20):
+        deadline = time.monotonic() + timeout
+        while True:
+            m = json.loads(await asyncio.wait_for(
+                ws.recv(), max(0.1, deadline - time.monotonic())))
+            if m['type'] == kind:
+                return m
+
+    async def main():
+        a = await websockets.connect(A.ws_url('/t360/chat'),
+                                     compression=None, open_timeout=10)
+        b = await websockets.connect(B.ws_url('/t360/chat'),
+                                     compression=None, open_timeout=10)
+        try:
+            await a.send(json.dumps({'type': 'join', 'room': 'lobby',
+                                     'user': 'ann'}))
+            await recv_type(a, 'history')
+            # the join is a subscription on A's bus: wait until B's
+            # messages reach A (a's binding is asynchronous)
+            await b.send(json.dumps({'type': 'join', 'room': 'lobby',
+                                     'user': 'ben'}))
+            await recv_type(b, 'history')
+            deadline = time.monotonic() + 20
+            while True:
+                await b.send(json.dumps({'type': 'message', 'room': 'lobby',
+                                         'text': 'probe'}))
+                try:
+                    m = await recv_type(a, 'message', timeout=0.5)
+                    break
+                except asyncio.TimeoutError:
+                    assert time.monotonic() < deadline, \
+                        'B\'s chat never reached A'
+            assert m['user'] == 'ben' and m['text'] == 'probe'
+            await a.send(json.dumps({'type': 'message', 'room': 'lobby',
+                                     'text': 'hi ben'}))
+            while True:
+                m = await recv_type(b, 'message')
+                if m['user'] == 'ann':
+                    break
+            assert m['text'] == 'hi ben'
+        finally:
+            await a.close()
+            await b.close()
+    run(main())
 
 
 @pytest.mark.parametrize('case', sorted(BAD_URLS))
