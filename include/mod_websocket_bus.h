@@ -2,6 +2,8 @@
 #ifndef MOD_WEBSOCKET_BUS_H
 #define MOD_WEBSOCKET_BUS_H
 
+#include <errno.h>
+
 #include <httpd.h>
 #include <ap_provider.h>
 
@@ -15,18 +17,25 @@
  *                        WEBSOCKET_BUS_VERSION, &my_bus);
  *
  * and `WebSocketBroker amqp://...` (the URL's scheme without a trailing
- * "s") selects it. mod_websocket delivers each publish to the members of
- * the publishing child itself and hands it to the bus; the bus delivers
- * what it receives from other children and servers back through
- * websocket_bus_core.deliver, and drops what it receives of its own
- * child's (same origin), so that every member gets a message once.
+ * "s") selects it. While the bus is connected, every publish makes the
+ * round trip through the broker, the publishing child's own members
+ * included: the bus delivers all that it receives back through
+ * websocket_bus_core.deliver, so each member gets a message once, and
+ * every member gets messages in the one order the broker routed them.
+ * While it is not, mod_websocket delivers to the publishing child's
+ * members itself.
  *
  * Threads: subscribe, unsubscribe and publish are called from any thread,
  * often with a channel's lock held: they must queue and return, never
- * wait for the network. The bus runs its own thread(s).
+ * wait for the network. Only barrier waits. The bus runs its own
+ * thread(s).
  */
 
 #define WEBSOCKET_BUS_GROUP   "websocket_bus"
+
+/* The status of a bus call while the broker is not connected (APR has no
+ * APR_ENOTCONN). */
+#define WEBSOCKET_BUS_DOWN    APR_FROM_OS_ERROR(ENOTCONN)
 #define WEBSOCKET_BUS_VERSION "1"
 
 /** One message on the bus. */
@@ -90,11 +99,24 @@ typedef struct websocket_bus_provider {
     /** Its last member left. */
     void (*unsubscribe)(websocket_bus *bus, const char *channel);
     /**
-     * Publish @a msg to the other children and servers (copy what you keep).
-     * @return APR_SUCCESS (queued), APR_ENOSPC when the outgoing queue is
-     *         full (dropped; count it).
+     * Publish @a msg to every member of its channel, this child's included
+     * (copy what you keep).
+     * @return APR_SUCCESS (queued), WEBSOCKET_BUS_DOWN while the broker is not
+     *         connected (nothing queued: mod_websocket delivers to this
+     *         child's members itself), APR_ENOSPC when the outgoing queue
+     *         is full (dropped; count it).
      */
     apr_status_t (*publish)(websocket_bus *bus, const websocket_bus_msg *msg);
+    /**
+     * Wait until the broker has done all that this child queued before
+     * the call: bindings in place, publishes routed (confirmed). A
+     * subscriber that is told it is subscribed, and an HTTP publisher that
+     * is told its message went out, can count on it (the next publish
+     * comes after, for every member). Called from request threads only.
+     * @return APR_SUCCESS, APR_TIMEUP after @a timeout, WEBSOCKET_BUS_DOWN if the
+     *         broker is (or went) down meanwhile.
+     */
+    apr_status_t (*barrier)(websocket_bus *bus, apr_interval_time_t timeout);
 } websocket_bus_provider;
 
 #endif /* MOD_WEBSOCKET_BUS_H */

@@ -190,8 +190,9 @@ void mws_channel_leave_all(mws_channel_set *set)
 
 /* ---- publishing ------------------------------------------------------- */
 
-/* Queue @a msg for every member of @a name here; the stripe's lock keeps
- * members from leaving (and joining) meanwhile. */
+/* Queue @a msg for every member of @a name here (or, without @a msg, count
+ * them); the stripe's lock keeps members from leaving (and joining)
+ * meanwhile. */
 static apr_size_t deliver_local(const char *name, mws_msg *msg)
 {
     mws_stripe *stripe = stripe_of(name);
@@ -202,7 +203,7 @@ static apr_size_t deliver_local(const char *name, mws_msg *msg)
     apr_thread_mutex_lock(stripe->lock);
     ch = apr_hash_get(stripe->channels, name, APR_HASH_KEY_STRING);
     for (m = ch ? ch->members : NULL; m; m = m->next) {
-        if (mws_conn_deliver(m->wc, msg) == APR_SUCCESS) {
+        if (!msg || mws_conn_deliver(m->wc, msg) == APR_SUCCESS) {
             ++n;
         }
     }
@@ -210,11 +211,15 @@ static apr_size_t deliver_local(const char *name, mws_msg *msg)
     return n;
 }
 
+/* While the bus is connected every message makes the round trip through
+ * the broker, ours included, so that every member of every child gets
+ * them in one order; otherwise this child's members get it from here. */
 apr_status_t mws_channel_publish(const char *name, websocket_type_e type,
                                  const void *data, apr_size_t len,
                                  const websocket_publisher *from,
                                  apr_size_t *pdelivered)
 {
+    apr_status_t rv = WEBSOCKET_BUS_DOWN;
     mws_msg *msg;
     apr_size_t n;
 
@@ -225,11 +230,6 @@ apr_status_t mws_channel_publish(const char *name, websocket_type_e type,
     if (!channels.ready) {
         return APR_ENOTIMPL;
     }
-    if (!(msg = mws_msg_create(type, data, len))) {
-        return APR_ENOMEM;
-    }
-    n = deliver_local(name, msg);
-    mws_msg_unref(msg);
     if (channels.bus) {
         websocket_bus_msg bm;
 
@@ -239,12 +239,32 @@ apr_status_t mws_channel_publish(const char *name, websocket_type_e type,
         bm.len = len;
         bm.user = from ? from->user : NULL;
         bm.ws_id = from ? from->ws_id : 0;
-        channels.bus_provider->publish(channels.bus, &bm);
+        rv = channels.bus_provider->publish(channels.bus, &bm);
+    }
+    if (rv != WEBSOCKET_BUS_DOWN) {
+        /* On its way through the broker (or dropped by a full queue):
+         * these are the members here that it is for. */
+        n = deliver_local(name, NULL);
+    }
+    else if (!(msg = mws_msg_create(type, data, len))) {
+        return APR_ENOMEM;
+    }
+    else {
+        n = deliver_local(name, msg);
+        mws_msg_unref(msg);
     }
     if (pdelivered) {
         *pdelivered = n;
     }
-    return APR_SUCCESS;
+    return rv == APR_ENOSPC ? APR_ENOSPC : APR_SUCCESS;
+}
+
+apr_status_t mws_channel_barrier(apr_interval_time_t timeout)
+{
+    if (!channels.bus || !channels.bus_provider->barrier) {
+        return WEBSOCKET_BUS_DOWN;
+    }
+    return channels.bus_provider->barrier(channels.bus, timeout);
 }
 
 /* The websocket_publish optional function. */

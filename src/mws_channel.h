@@ -30,9 +30,12 @@ apr_status_t mws_channel_leave(mws_channel_set *set, const char *name);
 void mws_channel_leave_all(mws_channel_set *set);
 
 /**
- * Publish to the members of @a name in this child and, unless the message
- * came from the bus (@a from_bus), hand it to the bus. The websocket_publish
- * optional function.
+ * Publish to the members of @a name: through the bus while it is
+ * connected (every member everywhere, this child's included), to this
+ * child's members otherwise. The websocket_publish optional function.
+ * @param pdelivered the members of this child it is for
+ * @return APR_SUCCESS, APR_EINVAL, APR_ENOMEM, or APR_ENOSPC when the bus
+ *         dropped it (its outgoing queue is full)
  */
 apr_status_t mws_channel_publish(const char *name, websocket_type_e type,
                                  const void *data, apr_size_t len,
@@ -41,6 +44,11 @@ apr_status_t mws_channel_publish(const char *name, websocket_type_e type,
 
 /** Is a bus configured (WebSocketBroker) and running in this child? */
 int mws_channel_has_bus(void);
+
+/** Wait until the broker has done what this child queued so far (its
+ *  bindings, its publishes): see websocket_bus_provider.barrier.
+ *  @return WEBSOCKET_BUS_DOWN without a bus. */
+apr_status_t mws_channel_barrier(apr_interval_time_t timeout);
 
 void mws_channel_register_hooks(apr_pool_t *p);
 

@@ -34,6 +34,9 @@
 /* Bytes fed to the engine at once: a DEFLATE stream inflates at most about
  * 1,000 times, so no single feed runs far past the budget. */
 #define MWS_FEED_SLICE 1024
+/* How long a WebSocket that joins channels in its open waits for the
+ * broker to route them here before its 101 goes out anyway. */
+#define MWS_JOIN_BARRIER_TIMEOUT apr_time_from_sec(2)
 
 struct mws_conn {
     websocket_conn_t pub;           /* what the handler sees */
@@ -323,6 +326,11 @@ apr_status_t mws_conn_open(mws_conn *wc)
         return APR_EGENERAL;
     }
     wc->opened = 1;
+    if (wc->channels.first && mws_channel_has_bus()) {
+        /* Told that it is connected, the client may expect what is
+         * published next: the broker routes its channels here first. */
+        mws_channel_barrier(MWS_JOIN_BARRIER_TIMEOUT);
+    }
     return APR_SUCCESS;
 }
 

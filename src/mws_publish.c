@@ -12,6 +12,10 @@
 #include "mws_config.h"
 #include "mws_publish.h"
 
+/* How long a publish waits for the broker to confirm it before it is
+ * answered anyway ("confirmed": false). */
+#define MWS_PUBLISH_BARRIER_TIMEOUT apr_time_from_sec(5)
+
 /* Text, as browsers and the broker's clients label it: text/... and JSON;
  * anything else (or no type) is binary. */
 static int is_text(const char *type)
@@ -65,6 +69,8 @@ static int mws_publish_handler(request_rec *r)
     const mws_dir_conf *conf;
     const apr_array_header_t *names;
     const char *why = NULL, *clen;
+    int confirmed = 0;
+    apr_status_t rv;
     websocket_publisher from;
     websocket_type_e type;
     apr_size_t len = 0, delivered = 0, n;
@@ -108,16 +114,29 @@ static int mws_publish_handler(request_rec *r)
     from.user = r->user;
     from.ws_id = 0;
     for (i = 0; i < names->nelts; ++i) {
-        if (mws_channel_publish(APR_ARRAY_IDX(names, i, const char *), type,
-                                data, len, &from, &n) != APR_SUCCESS) {
+        rv = mws_channel_publish(APR_ARRAY_IDX(names, i, const char *), type,
+                                 data, len, &from, &n);
+        if (rv == APR_ENOSPC) {
+            /* The broker does not keep up: the client may try again. */
+            apr_table_setn(r->err_headers_out, "Retry-After", "1");
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
+        if (rv != APR_SUCCESS) {
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         delivered += n;
     }
+    if (mws_channel_has_bus()) {
+        /* Answered once the broker has routed it: what this client
+         * publishes next comes after it, for every member. */
+        confirmed = mws_channel_barrier(MWS_PUBLISH_BARRIER_TIMEOUT)
+                    == APR_SUCCESS;
+    }
     ap_set_content_type(r, "application/json");
     ap_rprintf(r, "{\"channels\": %d, \"delivered\": %" APR_SIZE_T_FMT
-               ", \"broker\": %s}\n", names->nelts, delivered,
-               mws_channel_has_bus() ? "true" : "false");
+               ", \"broker\": %s, \"confirmed\": %s}\n", names->nelts,
+               delivered, mws_channel_has_bus() ? "true" : "false",
+               confirmed ? "true" : "false");
     return OK;
 }
 

@@ -59,7 +59,8 @@ def test_ws_350_02_text_or_binary_by_content_type(httpd, ctype, op, chunked):
     with connect(httpd, '/sub/kinds') as ws:
         out = published(post(httpd, '/pub/kinds', body, ctype,
                              chunked=chunked))
-        assert out == {'channels': 1, 'delivered': 1, 'broker': False}
+        assert out == {'channels': 1, 'delivered': 1, 'broker': False,
+                       'confirmed': False}
         assert ws.recv_message() == (op, body)
 
 
