@@ -1,4 +1,4 @@
-/* mod_websocket_test.c: handlers for the integration tests: "test" (refusals, subprotocols, the user, pushes from other threads and other WebSockets, closes) and "failopen" (an open that fails). */
+/* mod_websocket_test.c: the integration tests' handlers: "test" (refusals, subprotocols, the user, pushes, closes) and "failopen". */
 #include <apr_atomic.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
