@@ -578,11 +578,13 @@ static int chat_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 typedef struct {
     int *target;
     int min, max;
+    int sizes;                          /* K and M allowed */
 } chat_count_arg;
 
-static chat_count_arg history_arg = { &chat_history_max, 0, 100000 };
-static chat_count_arg rooms_arg = { &chat_rooms_max, 1, 100000 };
-static chat_count_arg message_arg = { &chat_message_max, 64, 16 * 1024 * 1024 };
+static chat_count_arg history_arg = { &chat_history_max, 0, 100000, 0 };
+static chat_count_arg rooms_arg = { &chat_rooms_max, 1, 100000, 0 };
+static chat_count_arg message_arg = { &chat_message_max, 64,
+                                      64 * 1024 * 1024, 1 };
 
 static const char *chat_set_count(cmd_parms *cmd, void *dummy,
                                   const char *arg)
@@ -596,6 +598,19 @@ static const char *chat_set_count(cmd_parms *cmd, void *dummy,
         return err;
     }
     n = apr_strtoi64(arg, &end, 10);
+    if (what->sizes && *end && !end[1]) {
+        /* K, M: binary, as WebSocketMaxMessageSize takes them */
+        switch (apr_toupper(*end)) {
+        case 'K':
+            n *= 1024;
+            ++end;
+            break;
+        case 'M':
+            n *= 1024 * 1024;
+            ++end;
+            break;
+        }
+    }
     if (!apr_isdigit(*arg) || *end || n < what->min || n > what->max) {
         return apr_psprintf(cmd->pool, "%s must be a number from %d to %d",
                             cmd->cmd->name, what->min, what->max);
@@ -613,7 +628,7 @@ static const command_rec chat_cmds[] = {
                   "forgotten first; default 1000)"),
     AP_INIT_TAKE1("WebSocketChatMaxMessage", chat_set_count, &message_arg,
                   RSRC_CONF, "bytes of the largest message a client may "
-                  "send to the chat (default 65536)"),
+                  "send to the chat (K and M allowed; default 64K)"),
     {NULL}
 };
 
