@@ -31,8 +31,8 @@
 #define MWS_ROUND_READ (256 * 1024)
 #define MWS_ROUND_DECODED (1024 * 1024)
 #define MWS_ROUND_MESSAGES 64
-/* Bytes fed to the engine at once: a DEFLATE stream inflates at most about
- * 1,000 times, so no single feed runs far past the budget. */
+/* Bytes fed at once to a session that inflates: a DEFLATE stream inflates
+ * at most about 1,000 times, so no single feed runs far past the budget. */
 #define MWS_FEED_SLICE 1024
 /* How long a WebSocket that joins channels in its open waits for the
  * broker to route them here before its 101 goes out anyway. */
@@ -65,6 +65,7 @@ struct mws_conn {
     const mws_msg *sending;         /* the shared message being framed */
     apr_off_t round_msgs;           /* msgs_in when the round began */
     int slow_drop;                  /* WebSocketSlowConsumer drop */
+    int inflates;                   /* permessage-deflate was agreed */
     unsigned int begun : 1;         /* the first round ran */
     unsigned int opened : 1;        /* the handler's open succeeded */
     unsigned int pumping : 1;       /* inside mws_conn_pump() */
@@ -302,7 +303,7 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
     limits.max_frame = (apr_uint64_t)mws_config_max_frame(conf);
     if ((rv = ws_session_create(&wc->session, pool, &limits,
                                 &conn_callbacks, wc)) != APR_SUCCESS
-        || (hs->extensions
+        || ((wc->inflates = hs->extensions != NULL)
             && (rv = ws_session_set_deflate(wc->session, &hs->deflate))
                != APR_SUCCESS)
         || (rv = mws_outq_create(&wc->outq, pool,
@@ -469,7 +470,7 @@ static int feed_input(mws_conn *wc, apr_off_t read, apr_uint64_t decoded0)
             }
             return 1;
         }
-        if (b->length > MWS_FEED_SLICE) {
+        if (wc->inflates && b->length > MWS_FEED_SLICE) {
             apr_bucket_split(b, MWS_FEED_SLICE);
         }
         rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
