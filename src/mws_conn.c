@@ -14,6 +14,7 @@
 #include "mws_private.h"
 #include "mws_config.h"
 #include "mws_conn.h"
+#include "mws_h2.h"
 #include "mws_status.h"
 
 /* Bytes asked of the input filters per read: one socket read's worth
@@ -22,7 +23,8 @@
 #define MWS_READ_SIZE APR_BUCKET_BUFF_SIZE
 /* Bytes passed to the output filters at once: below the core's
  * FlushMaxThreshold (64 KiB) even with TLS record overhead, so the core
- * never blocks to flush them. */
+ * never blocks to flush them; on HTTP/2, what mod_http2 buffers for a
+ * stream by default (H2StreamMaxMemSize). */
 #define MWS_WRITE_CHUNK (32 * 1024)
 /* One round's budget: after this many bytes read, payload bytes decoded
  * (inflated ones included) or messages delivered, the connection goes to
@@ -46,6 +48,7 @@ struct mws_conn {
     mws_runner_e runner;
     ws_session_t *session;
     mws_outq *outq;
+    mws_h2_out *h2;                 /* on an HTTP/2 stream, its output */
     apr_bucket_brigade *bb_in;      /* read, not yet fed to the engine */
     apr_bucket_brigade *bb_out;     /* frames not yet passed to c's filters */
     apr_bucket_brigade *bb_tmp;
@@ -69,7 +72,8 @@ struct mws_conn {
     unsigned int begun : 1;         /* the first round ran */
     unsigned int opened : 1;        /* the handler's open succeeded */
     unsigned int pumping : 1;       /* inside mws_conn_pump() */
-    unsigned int want_write : 1;    /* the core holds unsent bytes */
+    unsigned int want_write : 1;    /* the core holds unsent bytes (on
+                                     * HTTP/2: we hold the next chunk) */
     unsigned int read_held : 1;     /* reading stopped at max_pending */
     unsigned int lost : 1;          /* the client's TCP side is gone */
     unsigned int timed_out : 1;     /* given up on the client */
@@ -308,7 +312,10 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
                != APR_SUCCESS)
         || (rv = mws_outq_create(&wc->outq, pool,
                                  (apr_size_t)wc->max_pending,
-                                 wc->slow_drop)) != APR_SUCCESS) {
+                                 wc->slow_drop)) != APR_SUCCESS
+        || (c->master
+            && (rv = mws_h2_out_create(&wc->h2, c, wc->pub.id))
+               != APR_SUCCESS)) {
         return rv;
     }
     wc->runner = runner;
@@ -598,12 +605,23 @@ static void report_traffic(mws_conn *wc)
 
 /* 2.4 has no ap_filter_output_pending(): call the last output filter with
  * no data, which writes what it holds without blocking, and ask it whether
- * anything is left (as proxy_util.c does). */
-static apr_status_t output_pending(conn_rec *c, int *ppending)
+ * anything is left (as proxy_util.c does). An HTTP/2 stream's filters
+ * never hold anything, but mod_http2 blocks a pass while the stream has
+ * not taken enough of what came before: there the next chunk waits until
+ * the last one was taken (mws_h2.c). */
+static apr_status_t output_pending(mws_conn *wc, int *ppending)
 {
+    conn_rec *c = wc->c;
     ap_filter_t *f = c->output_filters;
     apr_status_t rv;
 
+    if (wc->h2) {
+        *ppending = 0;
+        if (APR_BRIGADE_EMPTY(wc->bb_out)) {
+            return APR_SUCCESS;
+        }
+        return mws_h2_out_busy(wc->h2, ppending);
+    }
     while (f->next) {
         f = f->next;
     }
@@ -623,7 +641,7 @@ static void write_output(mws_conn *wc)
     int pending;
 
     for (;;) {
-        if ((rv = output_pending(c, &pending)) != APR_SUCCESS) {
+        if ((rv = output_pending(wc, &pending)) != APR_SUCCESS) {
             wc->lost = 1;
             return;
         }
@@ -641,7 +659,8 @@ static void write_output(mws_conn *wc)
         chunk = wc->out_len > MWS_WRITE_CHUNK ? MWS_WRITE_CHUNK : wc->out_len;
         wc->bytes_out += chunk;
         wc->out_len -= chunk;
-        rv = ap_pass_brigade(c->output_filters, wc->bb_out);
+        rv = wc->h2 ? mws_h2_out_pass(wc->h2, wc->bb_out)
+                    : ap_pass_brigade(c->output_filters, wc->bb_out);
         apr_brigade_cleanup(wc->bb_out);
         APR_BRIGADE_CONCAT(wc->bb_out, wc->bb_tmp);
         if (rv != APR_SUCCESS) {
@@ -756,7 +775,8 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
          * (the close frame at least) gets as long as a close handshake. */
         wc->close_deadline = apr_time_now() + wc->close_timeout;
     }
-    *preqevents = wc->want_write ? APR_POLLOUT : 0;
+    /* A stream has no POLLOUT: the deadline below looks again. */
+    *preqevents = wc->want_write && !wc->h2 ? APR_POLLOUT : 0;
     if (state != WS_STATE_CLOSED && wc->out_len < wc->max_pending) {
         *preqevents |= APR_POLLIN;
         /* Reading stopped for output that is now written: what the
@@ -773,6 +793,9 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
             return APR_EOF;
         }
         deadline = wc->close_deadline;
+    }
+    if (wc->want_write && wc->h2) {
+        deadline_min(&deadline, mws_h2_out_next_check(wc->h2));
     }
     *pdeadline = deadline;
     return more && state != WS_STATE_CLOSED ? APR_EAGAIN : APR_SUCCESS;

@@ -126,10 +126,10 @@ int mws_runner_block(mws_conn *wc, conn_rec *c)
         }
         else if (deadline && (timeout < 0
                               || deadline - apr_time_now() < timeout)) {
+            /* Whole milliseconds, rounded up: epoll rounds down, and a
+             * deadline less than one away would spin until it is due. */
             timeout = deadline - apr_time_now();
-            if (timeout < 0) {
-                timeout = 0;
-            }
+            timeout = timeout > 0 ? (timeout + 999) / 1000 * 1000 : 0;
         }
         rv = apr_pollset_poll(entry.pollset, timeout, &n, &signalled);
         if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)
