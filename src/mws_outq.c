@@ -1,4 +1,6 @@
 /* mws_outq.c: the cross-thread send queue: copy under a small lock, wake the owner, never wait for the write. */
+#include <stdlib.h>
+
 #include <apr_allocator.h>
 #include <apr_atomic.h>
 #include <apr_thread_mutex.h>
@@ -38,9 +40,13 @@ struct mws_outq {
 /* Give back the references of shared messages in @a items. */
 static void outq_unref(mws_outq_item *items)
 {
-    for (; items; items = items->next) {
+    mws_outq_item *next;
+
+    for (; items; items = next) {
+        next = items->next;
         if (items->msg) {
             mws_msg_unref(items->msg);
+            free(items);
         }
     }
 }
@@ -97,6 +103,60 @@ static apr_size_t outq_pending(mws_outq *q, apr_size_t size)
     return q->queued + apr_atomic_read32(&q->backlog) + size;
 }
 
+/* May a push of @a len bytes (@a size with its item) be queued? Counts
+ * what is refused; *pwake says that the owner must hear of it. Under the
+ * lock. */
+static apr_status_t outq_admit(mws_outq *q, mws_outq_kind_e kind,
+                               apr_size_t len, apr_size_t size, int *pwake)
+{
+    if (q->shut || q->closing) {
+        return APR_EOF;
+    }
+    if (kind == MWS_OUTQ_CLOSE) {
+        return APR_SUCCESS;
+    }
+    if (len > q->limit) {
+        /* More than the connection's whole allowance: never held for
+         * it, whether or not its client reads. */
+        ++q->dropped;
+        return APR_ENOSPC;
+    }
+    if (outq_pending(q, size) > MWS_OUTQ_BURST * q->limit) {
+        /* The client has not taken what it was sent, or more came in
+         * than the owner could write since it last ran: a slow
+         * consumer. */
+        apr_atomic_set32(&q->refused, 1);
+        if (q->drop) {
+            ++q->dropped;
+        }
+        else if (!q->overflow) {
+            q->overflow = 1;
+            *pwake = 1;
+        }
+        return APR_ENOSPC;
+    }
+    return APR_SUCCESS;
+}
+
+/* Memory for an item of @a size bytes. Under the lock. */
+static mws_outq_item *outq_item_alloc(mws_outq *q, int shared,
+                                      apr_size_t size)
+{
+    if (shared) {
+        /* A reference is a small fixed item, one per member of a publish:
+         * from the heap, so that a fan-out maps and unmaps no pool block
+         * per member (Debian's APR allocates blocks with mmap). */
+        return malloc(size);
+    }
+    if (!q->filling
+        && apr_pool_create_unmanaged_ex(&q->filling, NULL, NULL)
+           != APR_SUCCESS) {
+        q->filling = NULL;
+        return NULL;
+    }
+    return apr_palloc(q->filling, size);
+}
+
 /* Queue an item of @a len bytes: a copy of @a data, or a reference to
  * @a msg. */
 static apr_status_t outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
@@ -104,43 +164,15 @@ static apr_status_t outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
 {
     mws_outq_item *item;
     apr_size_t size = sizeof(*item) + (msg ? 0 : len);
-    apr_status_t rv = APR_SUCCESS;
+    apr_status_t rv;
+    int wake = 0;
 
     apr_thread_mutex_lock(q->lock);
-    if (q->shut || q->closing) {
-        rv = APR_EOF;
-    }
-    else if (kind != MWS_OUTQ_CLOSE && len > q->limit) {
-        /* More than the connection's whole allowance: never held for
-         * it, whether or not its client reads. */
-        rv = APR_ENOSPC;
-        ++q->dropped;
-    }
-    else if (kind != MWS_OUTQ_CLOSE
-             && outq_pending(q, sizeof(*item) + len)
-                > MWS_OUTQ_BURST * q->limit) {
-        /* The client has not taken what it was sent, or more came in
-         * than the owner could write since it last ran: a slow
-         * consumer. */
-        rv = APR_ENOSPC;
-        apr_atomic_set32(&q->refused, 1);
-        if (q->drop) {
-            ++q->dropped;
-        }
-        else if (!q->overflow) {
-            q->overflow = 1;
-            goto wake;
-        }
-    }
-    else if (!q->filling
-             && (rv = apr_pool_create_unmanaged_ex(&q->filling, NULL, NULL))
-                != APR_SUCCESS) {
-        q->filling = NULL;
-    }
-    else if (!(item = apr_palloc(q->filling, size))) {
+    rv = outq_admit(q, kind, len, sizeof(*item) + len, &wake);
+    if (rv == APR_SUCCESS && !(item = outq_item_alloc(q, msg != NULL, size))) {
         rv = APR_ENOMEM;
     }
-    else {
+    if (rv == APR_SUCCESS) {
         item->next = NULL;
         item->kind = kind;
         item->code = code;
@@ -162,15 +194,11 @@ static apr_status_t outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
             /* Nothing goes after a close frame. */
             q->closing = 1;
         }
-        goto wake;
+        wake = 1;
     }
-    apr_thread_mutex_unlock(q->lock);
-    return rv;
-
-wake:
     /* Woken under the lock, so that no wakeup can follow mws_outq_shut()
      * and reach an owner that has forgotten this connection. */
-    if (!q->woken && q->wake) {
+    if (wake && !q->woken && q->wake) {
         q->woken = 1;
         q->wake(q->baton);
     }
