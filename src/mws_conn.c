@@ -75,6 +75,7 @@ struct mws_conn {
     unsigned int want_write : 1;    /* the core holds unsent bytes (on
                                      * HTTP/2: we hold the next chunk) */
     unsigned int read_held : 1;     /* reading stopped at max_pending */
+    unsigned int caught_up : 1;     /* the last read found nothing more */
     unsigned int lost : 1;          /* the client's TCP side is gone */
     unsigned int timed_out : 1;     /* given up on the client */
     unsigned int upgrade_eos : 1;   /* HTTP/2's "no body" EOS is behind us */
@@ -512,6 +513,7 @@ static int read_input(mws_conn *wc)
 
     wc->round_msgs = wc->msgs_in;
     wc->read_held = 0;
+    wc->caught_up = 0;
     for (;;) {
         before = wc->bytes_in;
         if (feed_input(wc, read, decoded0)) {
@@ -534,6 +536,7 @@ static int read_input(mws_conn *wc)
             || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(wc->bb_in))) {
             /* Caught up: an idle WebSocket keeps no message buffers. */
             ws_session_trim(wc->session);
+            wc->caught_up = 1;
             return 0;
         }
         if (rv != APR_SUCCESS) {
@@ -727,8 +730,8 @@ static void run_timers(mws_conn *wc, apr_time_t now, apr_time_t *pdeadline)
     }
 }
 
-apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
-                           apr_time_t *pdeadline)
+apr_status_t mws_conn_pump(mws_conn *wc, int readable,
+                           apr_int16_t *preqevents, apr_time_t *pdeadline)
 {
     ws_state_e state;
     apr_time_t now, deadline = 0;
@@ -741,7 +744,10 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
         wc->begun = 1;
         wc->owner = apr_os_thread_current();
     }
-    more = read_input(wc);
+    /* Input that no poll reported waits only where the last read stopped
+     * before the filters ran dry: a round for queued sends, a timer or a
+     * goodbye costs no read otherwise. */
+    more = readable || !wc->caught_up ? read_input(wc) : 0;
     if (!wc->lost) {
         now = apr_time_now();
         if (ws_session_state(wc->session) == WS_STATE_OPEN) {

@@ -65,6 +65,9 @@ request_rec *mws_conn_request(mws_conn *wc);
  * queued, and write without blocking. Call it when the connection's
  * descriptor is ready, when its queue's waker fired, and at the deadline;
  * an extra call is harmless.
+ * @param readable   the connection's descriptor was reported readable (or
+ *                   may be: when unsure, 1); otherwise the round reads
+ *                   only if the last one left input in the filters
  * @param preqevents what to poll the connection for next (APR_POLLIN,
  *                   APR_POLLOUT, both or none)
  * @param pdeadline  when to run the next round at the latest (0: no
@@ -74,8 +77,8 @@ request_rec *mws_conn_request(mws_conn *wc);
  *         left that no poll would report), APR_EOF when the WebSocket is
  *         over and mws_conn_finish() is due.
  */
-apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
-                           apr_time_t *pdeadline);
+apr_status_t mws_conn_pump(mws_conn *wc, int readable,
+                           apr_int16_t *preqevents, apr_time_t *pdeadline);
 
 /**
  * Finish the WebSocket: tell the handler (close callback, exactly once),

@@ -112,16 +112,24 @@ static void io_wake(void *baton)
     apr_thread_mutex_unlock(io->lock);
 }
 
-static mws_io_conn *io_next_woken(mws_io *io)
+/* The next connection to run for its wakeup, or NULL: then the thread
+ * polls, and the next wakeup must interrupt it. Until then, senders (and
+ * the child stopping) need not wake the thread again: it learns the
+ * child's state here, each time. */
+static mws_io_conn *io_next_woken(mws_io *io, int *pstopping, int *pquit)
 {
     mws_io_conn *ioc = NULL;
 
     apr_thread_mutex_lock(io->lock);
-    io->signalled = 0;
+    *pstopping = io->stopping;
+    *pquit = io->quit;
     if (!APR_RING_EMPTY(&io->woken, mws_io_conn, wlink)) {
         ioc = APR_RING_FIRST(&io->woken);
         APR_RING_REMOVE(ioc, wlink);
         ioc->woken = 0;
+    }
+    else {
+        io->signalled = 0;
     }
     apr_thread_mutex_unlock(io->lock);
     return ioc;
@@ -279,7 +287,7 @@ static void io_close(mws_io *io, mws_io_conn *ioc)
 }
 
 /* One round of a connection's pump, and what it wants next. */
-static void io_run(mws_io *io, mws_io_conn *ioc)
+static void io_run(mws_io *io, mws_io_conn *ioc, int readable)
 {
     apr_int16_t events;
     apr_time_t deadline;
@@ -288,7 +296,7 @@ static void io_run(mws_io *io, mws_io_conn *ioc)
     if (ioc->closed) {
         return;
     }
-    rv = mws_conn_pump(ioc->wc, &events, &deadline);
+    rv = mws_conn_pump(ioc->wc, readable, &events, &deadline);
     if (rv == APR_EOF) {
         io_close(io, ioc);
         return;
@@ -315,7 +323,7 @@ static void io_say_goodbye(mws_io *io, mws_io_conn *ioc, int quit)
 {
     mws_conn_close(ioc->wc, WS_CLOSE_GOING_AWAY, "server stopping",
                    quit ? 0 : MWS_IO_STOP_CLOSE_TIMEOUT);
-    io_run(io, ioc);
+    io_run(io, ioc, 0);
 }
 
 static void io_adopt(mws_io *io, mws_io_conn *ioc, int stopping, int quit)
@@ -329,7 +337,8 @@ static void io_adopt(mws_io *io, mws_io_conn *ioc, int stopping, int quit)
     mws_conn_use_thread_memory(ioc->wc, io->buffers, io->bucket_alloc);
     APR_RING_INSERT_TAIL(&io->conns, ioc, mws_io_conn, link);
     apr_atomic_inc32(&io->count);
-    io_run(io, ioc);
+    /* (the client may have sent frames right behind its handshake) */
+    io_run(io, ioc, 1);
     if (stopping) {
         io_say_goodbye(io, ioc, quit);
     }
@@ -343,7 +352,7 @@ static void io_run_timers(mws_io *io)
     while ((ioc = apr_skiplist_peek(io->timers)) && ioc->timer_at <= now) {
         apr_skiplist_pop(io->timers, NULL);
         ioc->timer_at = 0;
-        io_run(io, ioc);
+        io_run(io, ioc, 0);
     }
 }
 
@@ -361,7 +370,7 @@ static void io_run_again(mws_io *io)
         ioc = APR_RING_FIRST(&io->again);
         APR_RING_REMOVE(ioc, alink);
         ioc->again = 0;
-        io_run(io, ioc);
+        io_run(io, ioc, 1);
     } while (ioc != last);
 }
 
@@ -433,17 +442,12 @@ static void *APR_THREAD_FUNC io_main(apr_thread_t *thread, void *baton)
     apr_status_t rv;
 
     for (;;) {
-        apr_thread_mutex_lock(io->lock);
-        stopping = io->stopping;
-        quit = io->quit;
-        apr_thread_mutex_unlock(io->lock);
-
-        while ((ioc = io_next_woken(io))) {
+        while ((ioc = io_next_woken(io, &stopping, &quit))) {
             if (!ioc->adopted_at) {
                 io_adopt(io, ioc, stopping, quit);
             }
             else {
-                io_run(io, ioc);
+                io_run(io, ioc, 0);
             }
         }
         if (stopping && io->stop_sent < 1 + quit) {
@@ -468,7 +472,9 @@ static void *APR_THREAD_FUNC io_main(apr_thread_t *thread, void *baton)
                               &ready);
         if (rv == APR_SUCCESS) {
             for (i = 0; i < n; ++i) {
-                io_run(io, ready[i].client_data);
+                io_run(io, ready[i].client_data,
+                       (ready[i].rtnevents & (APR_POLLIN | APR_POLLHUP
+                                              | APR_POLLERR)) != 0);
             }
         }
         else if (!APR_STATUS_IS_EINTR(rv) && !APR_STATUS_IS_TIMEUP(rv)) {

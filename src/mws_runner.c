@@ -105,7 +105,7 @@ int mws_runner_block(mws_conn *wc, conn_rec *c)
             mws_conn_close(wc, WS_CLOSE_GOING_AWAY, "server stopping",
                            MWS_STOP_CLOSE_TIMEOUT);
         }
-        rv = mws_conn_pump(wc, &events, &deadline);
+        rv = mws_conn_pump(wc, 1, &events, &deadline);
         if (rv == APR_EOF) {
             break;
         }
