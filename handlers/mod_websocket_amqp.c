@@ -49,16 +49,29 @@
  * with routing key CHANNEL while the child has members of CHANNEL, and a
  * consumer without acks: the queue lives and dies with the connection, so
  * an ack would keep nothing that a lost connection does not lose anyway,
- * and a WebSocket message is a live event, not a job to retry. The core
- * delivers a publish to its own members and hands it to us; we publish it
- * stamped with the child's origin, and drop what comes back with that
- * origin: every member gets a message once.
+ * and a WebSocket message is a live event, not a job to retry.
+ *
+ * While we are connected, every publish makes the round trip: we publish
+ * it (stamped with the child's origin, for the applications on the bus)
+ * and deliver all that the broker brings back, our own included. Each
+ * member thus gets a message once, and all members get a channel's
+ * messages in the one order in which the broker routed them, whichever
+ * child or server published them. While we are not connected, publish
+ * says so (WEBSOCKET_BUS_DOWN) and the core delivers to its own members.
  *
  * Other threads (subscribe, unsubscribe, publish) only append to two
  * lists under a small mutex and wake the thread through a pipe; the
  * outgoing list is bounded (AMQP_BUS_QUEUE_BYTES, AMQP_BUS_QUEUE_MSGS).
  * Every call the thread makes on the network has a deadline, and the
  * child's cleanup cuts the socket if the thread does not finish in time.
+ *
+ * barrier: each queued operation gets a sequence number; the thread
+ * advances "done", below which every operation is done: a (un)bind when
+ * the broker answered it, a publish when the broker confirmed it
+ * (publisher confirms, a RabbitMQ extension of AMQP 0-9-1: confirm.select,
+ * then basic.ack or basic.nack per delivery tag). barrier waits for done
+ * to reach what was queued when it was called; a lost connection fails
+ * the waits whose operations it lost.
  */
 
 APLOG_USE_MODULE(websocket_amqp);
@@ -216,6 +229,7 @@ typedef enum {
 typedef struct amqp_bus_item amqp_bus_item;
 struct amqp_bus_item {
     amqp_bus_item *next;
+    apr_uint64_t seq;           /* its place among all queued operations */
     amqp_bus_op_e op;
     websocket_type_e type;
     apr_uint64_t ws_id;
@@ -230,6 +244,14 @@ typedef struct {
     amqp_bus_item *first, *last;
     apr_size_t count, bytes;
 } amqp_bus_list;
+
+/* A request thread in barrier (on its stack, linked under lock). */
+typedef struct amqp_bus_waiter amqp_bus_waiter;
+struct amqp_bus_waiter {
+    amqp_bus_waiter *next;
+    apr_uint64_t target;        /* done when bus->done reaches it */
+    int lost;                   /* the connection went first */
+};
 
 struct websocket_bus {
     /* Set by start, read-only after. */
@@ -247,6 +269,10 @@ struct websocket_bus {
     apr_thread_cond_t *exited_cond;
     int stopping, exited;
     int accepting;              /* connected: publishes and binds queue */
+    apr_uint64_t queued;        /* the last sequence number given out */
+    apr_uint64_t done;          /* every operation up to it is done */
+    apr_thread_cond_t *done_cond;   /* done advanced, or waiters lost */
+    amqp_bus_waiter *waiters;
     int woken;                  /* a byte is in the pipe */
     int dropping;               /* in a burst of drops for a full queue */
     apr_uint64_t burst_drops;
@@ -323,6 +349,7 @@ static void bus_command(websocket_bus *bus, amqp_bus_op_e op,
     apr_thread_mutex_lock(bus->lock);
     /* Not connected: the thread binds every live channel when it is. */
     if (bus->accepting) {
+        it->seq = ++bus->queued;
         list_append(&bus->cmds, it);
         bus_wake(bus);
         it = NULL;
@@ -349,9 +376,19 @@ static apr_status_t amqp_bus_publish(websocket_bus *bus,
     apr_size_t size = sizeof(amqp_bus_item) + nchan + nuser + msg->len;
     amqp_bus_item *it = NULL;
     apr_uint64_t ended = 0;
-    int first_drop = 0;
+    int first_drop = 0, accepting;
     apr_size_t count = 0, bytes = 0;
 
+    /* Not connected: no copy; the core delivers to this child's members,
+     * and the message does not cross (counted: the README's "broker
+     * down" drops). The thread logged the outage once. */
+    apr_thread_mutex_lock(bus->lock);
+    accepting = bus->accepting;
+    apr_thread_mutex_unlock(bus->lock);
+    if (!accepting) {
+        bus->core->count(WEBSOCKET_BUS_DROPPED, 1);
+        return WEBSOCKET_BUS_DOWN;
+    }
     if (size <= AMQP_BUS_QUEUE_BYTES && (it = malloc(size))) {
         char *p = it->name;
 
@@ -374,8 +411,8 @@ static apr_status_t amqp_bus_publish(websocket_bus *bus,
 
     apr_thread_mutex_lock(bus->lock);
     if (!bus->accepting) {
-        /* Not connected: the thread logged the outage once; this is one
-         * of the messages that do not cross meanwhile. */
+        /* The connection went while we copied: as above. */
+        accepting = 0;
     }
     else if (!it || bus->msgs.count + bus->sending_count
                     >= AMQP_BUS_QUEUE_MSGS
@@ -388,6 +425,7 @@ static apr_status_t amqp_bus_publish(websocket_bus *bus,
         bytes = bus->msgs.bytes + bus->sending_bytes;
     }
     else {
+        it->seq = ++bus->queued;
         list_append(&bus->msgs, it);
         bus_wake(bus);
         it = NULL;
@@ -405,6 +443,11 @@ static apr_status_t amqp_bus_publish(websocket_bus *bus,
                      "%" APR_UINT64_T_FMT " were dropped", bus->where,
                      ended);
     }
+    if (!accepting) {
+        free(it);
+        bus->core->count(WEBSOCKET_BUS_DROPPED, 1);
+        return WEBSOCKET_BUS_DOWN;
+    }
     if (!it) {
         return APR_SUCCESS;
     }
@@ -414,11 +457,81 @@ static apr_status_t amqp_bus_publish(websocket_bus *bus,
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, bus->s, "WS00044: "
                      "broker %s: the outgoing queue is full (%" APR_SIZE_T_FMT
                      " messages, %" APR_SIZE_T_FMT " bytes, or one message "
-                     "larger than %d bytes): messages for other children "
-                     "and servers are dropped until it drains", bus->where,
+                     "larger than %d bytes): messages are dropped, for "
+                     "every member, until it drains", bus->where,
                      count, bytes, AMQP_BUS_QUEUE_BYTES);
     }
     return APR_ENOSPC;
+}
+
+/*
+ * Wait until the broker has done what this child queued so far. Only
+ * request threads call it; the bus thread never waits for them.
+ */
+static apr_status_t amqp_bus_barrier(websocket_bus *bus,
+                                     apr_interval_time_t timeout)
+{
+    apr_time_t until = apr_time_now() + timeout;
+    amqp_bus_waiter w, **pw;
+    apr_status_t rv;
+
+    apr_thread_mutex_lock(bus->lock);
+    if (!bus->accepting) {
+        apr_thread_mutex_unlock(bus->lock);
+        return WEBSOCKET_BUS_DOWN;
+    }
+    w.target = bus->queued;
+    w.lost = 0;
+    w.next = bus->waiters;
+    bus->waiters = &w;
+    for (;;) {
+        apr_interval_time_t left;
+
+        if (w.lost) {
+            rv = WEBSOCKET_BUS_DOWN;
+            break;
+        }
+        if (bus->done >= w.target) {
+            rv = APR_SUCCESS;
+            break;
+        }
+        if ((left = until - apr_time_now()) <= 0) {
+            ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, bus->s, "amqp: "
+                         "barrier: not done after %" APR_TIME_T_FMT " ms: "
+                         "done %" APR_UINT64_T_FMT ", waiting for %"
+                         APR_UINT64_T_FMT ", %" APR_SIZE_T_FMT " binds and %"
+                         APR_SIZE_T_FMT " publishes queued",
+                         apr_time_as_msec(timeout), bus->done, w.target,
+                         bus->cmds.count, bus->msgs.count);
+            rv = APR_TIMEUP;
+            break;
+        }
+        apr_thread_cond_timedwait(bus->done_cond, bus->lock, left);
+    }
+    for (pw = &bus->waiters; *pw != &w; pw = &(*pw)->next) {
+        /* find ours */
+    }
+    *pw = w.next;
+    apr_thread_mutex_unlock(bus->lock);
+    return rv;
+}
+
+/* Under lock: the connection is gone with what it had not done; the
+ * barriers that waited for any of it fail, and nothing is outstanding
+ * any more (what was queued was dropped). */
+static void bus_lose(websocket_bus *bus)
+{
+    amqp_bus_waiter *w;
+
+    for (w = bus->waiters; w; w = w->next) {
+        if (w->target > bus->done) {
+            w->lost = 1;
+        }
+    }
+    bus->done = bus->queued;
+    if (bus->waiters) {
+        apr_thread_cond_broadcast(bus->done_cond);
+    }
 }
 
 /* ---- helpers of the thread ------------------------------------------------ */
@@ -483,13 +596,6 @@ static int is_text_type(amqp_bytes_t type)
                && !strncasecmp(type.bytes, "application/json", 16));
 }
 
-static int bytes_eq(amqp_bytes_t b, const char *s)
-{
-    apr_size_t n = strlen(s);
-
-    return b.len == n && !memcmp(b.bytes, s, n);
-}
-
 static struct timeval seconds(int s)
 {
     struct timeval tv;
@@ -546,12 +652,27 @@ typedef enum {
 typedef struct {
     int active;                 /* basic.deliver seen */
     int have_header;
-    int skip;                   /* ours, too large or a bad channel name */
+    int skip;                   /* too large, or a bad channel name */
     int text;
     apr_size_t size, got;
     char *body;
     char channel[WEBSOCKET_CHANNEL_MAX + 1];
 } amqp_bus_rx;
+
+/* A publish the broker has not confirmed yet. */
+typedef struct {
+    apr_uint64_t seq;
+    int done;                   /* confirmed out of turn */
+} amqp_bus_unconfirmed;
+
+/* The publishes in flight, by delivery tag: the broker numbers our
+ * publishes on the channel 1, 2, ... from confirm.select on, so the
+ * oldest, at head, has tag first_tag and the others follow. malloc'ed. */
+typedef struct {
+    amqp_bus_unconfirmed *slots;
+    apr_size_t size, head, count;
+    apr_uint64_t first_tag;
+} amqp_bus_inflight;
 
 typedef struct {
     websocket_bus *bus;
@@ -562,7 +683,15 @@ typedef struct {
     amqp_bytes_t queue;         /* in pool */
     int blocked;                /* connection.blocked: don't send */
     int warned_big;
+    int warned_nack;
+    int settled;                /* confirms arrived: session_progress */
     amqp_bus_rx rx;
+    /* Sequence numbers of what the thread holds and has not done (0:
+     * none): the channels bound again after a connect, the (un)binds and
+     * publishes taken from the lists, the publishes in flight. */
+    apr_uint64_t resync_seq;
+    apr_uint64_t cmd_seq, msg_seq;
+    amqp_bus_inflight inflight;
 } amqp_session;
 
 /* Must the connection end? Also true once the cleanup asked us to stop. */
@@ -703,6 +832,13 @@ static const char *session_open(amqp_session *ss)
     if ((why = session_check(ss, "channel.open"))) {
         return why;
     }
+    /* Publisher confirms: the broker acks each publish once it has routed
+     * it (into every bound queue), which is what barrier waits for. */
+    amqp_confirm_select(ss->conn, AMQP_BUS_CHANNEL);
+    if ((why = session_check(ss, "confirm.select"))) {
+        return why;
+    }
+    ss->inflight.first_tag = 1;
     amqp_exchange_declare(ss->conn, AMQP_BUS_CHANNEL,
                           amqp_cstring_bytes(bus->exchange),
                           amqp_cstring_bytes("topic"), 0 /* passive */,
@@ -726,6 +862,109 @@ static const char *session_open(amqp_session *ss)
                        amqp_empty_bytes, 0 /* no_local */, 1 /* no_ack */,
                        1 /* exclusive */, amqp_empty_table);
     return session_check(ss, "basic.consume");
+}
+
+/* The lower of two sequence numbers, 0 being none. */
+static apr_uint64_t seq_lower(apr_uint64_t low, apr_uint64_t seq)
+{
+    return seq && (!low || seq < low) ? seq : low;
+}
+
+/* Advance bus->done to just below the oldest operation not done yet
+ * (what the thread holds, then what waits in the lists), and wake the
+ * barriers. */
+static void session_progress(amqp_session *ss)
+{
+    websocket_bus *bus = ss->bus;
+    amqp_bus_inflight *in = &ss->inflight;
+    apr_uint64_t low, done;
+
+    low = seq_lower(ss->resync_seq, ss->cmd_seq);
+    low = seq_lower(low, ss->msg_seq);
+    if (in->count) {
+        low = seq_lower(low, in->slots[in->head].seq);
+    }
+    apr_thread_mutex_lock(bus->lock);
+    if (bus->cmds.first) {
+        low = seq_lower(low, bus->cmds.first->seq);
+    }
+    if (bus->msgs.first) {
+        low = seq_lower(low, bus->msgs.first->seq);
+    }
+    done = low ? low - 1 : bus->queued;
+    if (done > bus->done) {
+        bus->done = done;
+        if (bus->waiters) {
+            apr_thread_cond_broadcast(bus->done_cond);
+        }
+    }
+    apr_thread_mutex_unlock(bus->lock);
+}
+
+/* A publish goes out with the next delivery tag: note its sequence
+ * number under it. @return APR_ENOMEM if it cannot be noted. */
+static apr_status_t inflight_push(amqp_bus_inflight *in, apr_uint64_t seq)
+{
+    amqp_bus_unconfirmed *slot;
+
+    if (in->count == in->size) {
+        apr_size_t size = in->size ? in->size * 2 : 64, i;
+        amqp_bus_unconfirmed *slots = malloc(size * sizeof(*slots));
+
+        if (!slots) {
+            return APR_ENOMEM;
+        }
+        for (i = 0; i < in->count; ++i) {
+            slots[i] = in->slots[(in->head + i) % in->size];
+        }
+        free(in->slots);
+        in->slots = slots;
+        in->size = size;
+        in->head = 0;
+    }
+    slot = &in->slots[(in->head + in->count) % in->size];
+    slot->seq = seq;
+    slot->done = 0;
+    ++in->count;
+    return APR_SUCCESS;
+}
+
+/* basic.ack or basic.nack for delivery tag @a tag, and for every tag
+ * before it if @a multiple (RabbitMQ's publisher confirms).
+ * @return how many publishes it settles (0 for a tag we do not wait for). */
+static apr_size_t inflight_settle(amqp_bus_inflight *in, apr_uint64_t tag,
+                                  int multiple)
+{
+    apr_uint64_t last = in->first_tag + in->count - 1;
+    amqp_bus_unconfirmed *slot;
+    apr_size_t n = 0;
+
+    if (!in->count) {
+        return 0;
+    }
+    if (multiple && tag == 0) {
+        tag = last;             /* "all outstanding" (AMQP 0-9-1 basic.ack) */
+    }
+    if (tag < in->first_tag || tag > last) {
+        return 0;
+    }
+    if (multiple) {
+        for (; in->count && in->first_tag <= tag; ++in->first_tag) {
+            n += !in->slots[in->head].done;
+            in->head = (in->head + 1) % in->size;
+            --in->count;
+        }
+        return n;
+    }
+    slot = &in->slots[(in->head + (tag - in->first_tag)) % in->size];
+    n = !slot->done;
+    slot->done = 1;
+    while (in->count && in->slots[in->head].done) {
+        in->head = (in->head + 1) % in->size;
+        --in->count;
+        ++in->first_tag;
+    }
+    return n;
 }
 
 static const char *session_bind(amqp_session *ss, amqp_bus_op_e op,
@@ -786,6 +1025,9 @@ static const char *session_resync(amqp_session *ss)
     apr_thread_mutex_lock(bus->lock);
     bus->accepting = 1;
     items_free(list_take(&bus->cmds));
+    /* A barrier from now on waits for these binds too: a member who
+     * joins a channel that has members already queues nothing. */
+    ss->resync_seq = ++bus->queued;
     apr_thread_mutex_unlock(bus->lock);
 
     names.pool = ss->pool;
@@ -797,6 +1039,10 @@ static const char *session_resync(amqp_session *ss)
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, bus->s, "WS00046: "
                  "broker %s: bound %" APR_SIZE_T_FMT " channels of this "
                  "child", bus->where, n);
+    ss->resync_seq = 0;
+    if (!why) {
+        session_progress(ss);
+    }
     return why;
 }
 
@@ -837,6 +1083,9 @@ static const char *session_publish(amqp_session *ss, amqp_bus_item *it)
     props.headers.entries = h;
     body.bytes = (void *)it->data;
     body.len = it->len;
+    if (inflight_push(&ss->inflight, it->seq) != APR_SUCCESS) {
+        return "out of memory";
+    }
     status = amqp_basic_publish(ss->conn, AMQP_BUS_CHANNEL,
                                 amqp_cstring_bytes(bus->exchange),
                                 amqp_cstring_bytes(it->name), 0, 0, &props,
@@ -872,11 +1121,26 @@ static const char *session_send(amqp_session *ss, int *pstop)
     }
     apr_thread_mutex_unlock(bus->lock);
 
-    for (it = cmds; it && !why; it = it->next) {
-        why = session_bind(ss, it->op, it->name);
-    }
-    items_free(cmds);
-    for (it = msgs; it; it = it->next) {
+    /* In the order they were queued: a member who joined after a publish
+     * does not get it, nor misses one made before it left. */
+    ss->cmd_seq = cmds ? cmds->seq : 0;
+    ss->msg_seq = msgs ? msgs->seq : 0;
+    while (cmds || msgs) {
+        if (cmds && (!msgs || cmds->seq < msgs->seq)) {
+            it = cmds;
+            cmds = it->next;
+            if (!why) {
+                why = session_bind(ss, it->op, it->name);
+            }
+            free(it);
+            ss->cmd_seq = cmds ? cmds->seq : 0;
+            if (!why) {
+                session_progress(ss);   /* bind-ok: its barriers go */
+            }
+            continue;
+        }
+        it = msgs;
+        msgs = it->next;
         if (why) {
             ++dropped;
         }
@@ -886,8 +1150,9 @@ static const char *session_send(amqp_session *ss, int *pstop)
         else {
             ++dropped;
         }
+        free(it);
+        ss->msg_seq = msgs ? msgs->seq : 0;
     }
-    items_free(msgs);
     apr_thread_mutex_lock(bus->lock);
     bus->sending_count = bus->sending_bytes = 0;
     apr_thread_mutex_unlock(bus->lock);
@@ -934,21 +1199,10 @@ static void rx_header(amqp_session *ss, amqp_frame_t *frame)
     amqp_bus_rx *rx = &ss->rx;
     amqp_basic_properties_t *props = frame->payload.properties.decoded;
     uint64_t size = frame->payload.properties.body_size;
-    int i;
 
+    /* Our own publishes too: their round trip is how this child's
+     * members get them, in the broker's order. */
     rx->have_header = 1;
-    if (props && (props->_flags & AMQP_BASIC_HEADERS_FLAG)) {
-        for (i = 0; i < props->headers.num_entries; ++i) {
-            amqp_table_entry_t *e = &props->headers.entries[i];
-
-            if (bytes_eq(e->key, AMQP_BUS_H_ORIGIN)
-                && (e->value.kind == AMQP_FIELD_KIND_UTF8
-                    || e->value.kind == AMQP_FIELD_KIND_BYTES)
-                && bytes_eq(e->value.value.bytes, bus->core->origin)) {
-                rx->skip = 1;   /* ours: its members had it already */
-            }
-        }
-    }
     rx->text = props && (props->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG)
                && is_text_type(props->content_type);
     if (size > AMQP_BUS_MAX_BODY) {
@@ -1016,6 +1270,34 @@ static const char *session_frame(amqp_session *ss, amqp_frame_t *frame)
                        d->routing_key.len);
                 rx->channel[d->routing_key.len] = '\0';
                 rx->skip = !websocket_channel_name_ok(rx->channel);
+            }
+            return NULL;
+        }
+        case AMQP_BASIC_ACK_METHOD: {
+            amqp_basic_ack_t *m = frame->payload.method.decoded;
+
+            inflight_settle(&ss->inflight, m->delivery_tag, m->multiple);
+            ss->settled = 1;
+            return NULL;
+        }
+        case AMQP_BASIC_NACK_METHOD: {
+            /* The broker could not take it (an internal error of its
+             * own): the message is lost, and its barriers go. */
+            amqp_basic_nack_t *m = frame->payload.method.decoded;
+            apr_size_t n = inflight_settle(&ss->inflight, m->delivery_tag,
+                                           m->multiple);
+
+            ss->settled = 1;
+            if (n) {
+                ss->bus->core->count(WEBSOCKET_BUS_DROPPED, n);
+                if (!ss->warned_nack) {
+                    ss->warned_nack = 1;
+                    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ss->bus->s,
+                                 "WS00051: broker %s refused %"
+                                 APR_SIZE_T_FMT " published messages "
+                                 "(basic.nack): they are lost (logged once "
+                                 "per connection)", ss->bus->where, n);
+                }
             }
             return NULL;
         }
@@ -1110,6 +1392,10 @@ static const char *session_run(amqp_session *ss)
                 return why;
             }
         }
+        if (ss->settled) {
+            ss->settled = 0;
+            session_progress(ss);
+        }
         if (status != AMQP_STATUS_OK && status != AMQP_STATUS_TIMEOUT) {
             ss->state = SESSION_BROKEN;
             return apr_psprintf(ss->pool, "reading: %s",
@@ -1135,6 +1421,8 @@ static void session_close(amqp_session *ss)
 {
     websocket_bus *bus = ss->bus;
 
+    free(ss->inflight.slots);
+    memset(&ss->inflight, 0, sizeof(ss->inflight));
     if (!ss->conn) {
         return;
     }
@@ -1155,7 +1443,8 @@ static void session_close(amqp_session *ss)
     ss->conn = NULL;
 }
 
-/* Nothing queues while we are not connected; what was queued is lost. */
+/* Nothing queues while we are not connected; what was queued is lost,
+ * and so may be what the broker did not confirm. */
 static void bus_refuse(websocket_bus *bus)
 {
     amqp_bus_item *cmds, *msgs;
@@ -1165,6 +1454,7 @@ static void bus_refuse(websocket_bus *bus)
     bus->accepting = 0;
     cmds = list_take(&bus->cmds);
     msgs = list_take(&bus->msgs);
+    bus_lose(bus);
     apr_thread_mutex_unlock(bus->lock);
     items_free(cmds);
     if ((dropped = items_free(msgs))) {
@@ -1319,6 +1609,7 @@ static apr_status_t bus_stop(void *baton)
     apr_thread_mutex_lock(bus->lock);
     bus->stopping = 1;
     bus->accepting = 0;
+    bus_lose(bus);
     bus_wake(bus);
     while (!bus->exited && apr_time_now() < until) {
         apr_thread_cond_timedwait(bus->exited_cond, bus->lock,
@@ -1398,6 +1689,7 @@ static apr_status_t amqp_bus_start(websocket_bus **pbus, apr_pool_t *pchild,
                                       p)) != APR_SUCCESS
         || (rv = apr_thread_cond_create(&bus->exited_cond, p))
            != APR_SUCCESS
+        || (rv = apr_thread_cond_create(&bus->done_cond, p)) != APR_SUCCESS
         || (rv = apr_threadattr_create(&attr, p)) != APR_SUCCESS
         || (rv = apr_thread_create(&bus->thread, attr, bus_main, bus, p))
            != APR_SUCCESS) {
@@ -1415,7 +1707,8 @@ static const websocket_bus_provider amqp_bus_provider = {
     amqp_bus_start,
     amqp_bus_subscribe,
     amqp_bus_unsubscribe,
-    amqp_bus_publish
+    amqp_bus_publish,
+    amqp_bus_barrier
 };
 
 static const command_rec amqp_cmds[] = {
