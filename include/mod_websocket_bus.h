@@ -58,8 +58,9 @@ typedef enum {
 
 /** What mod_websocket offers a bus (valid for the child's life). */
 typedef struct websocket_bus_core {
-    /** This child's unique id: stamp it on what you publish, and drop what
-     *  comes back with it. */
+    /** This child's unique id, to stamp on what it publishes (for the
+     *  broker's other clients; what comes back is delivered all the
+     *  same). */
     const char *origin;
     /** This server's name (ServerName of the main server). */
     const char *server_name;
