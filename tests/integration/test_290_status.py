@@ -12,19 +12,11 @@ import struct
 
 from httpd import Httpd
 from wsraw import OP_TEXT, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG
-from wsit import connect, get, wait_for, Via
+from wsit import connect, get, server_status, wait_for, Via
 
 
 def status(httpd):
-    r = get(httpd, '/server-status?auto')
-    assert r.status == 200, f'/server-status?auto: {r.status}'
-    out = {}
-    for line in r.body.decode().splitlines():
-        key, sep, value = line.partition(': ')
-        if sep and key.startswith('WebSocket'):
-            out[key] = int(value)
-    assert 'WebSocketsOpen' in out, f'no WebSocket lines:\n{r.body[:2000]}'
-    return out
+    return server_status(httpd)
 
 
 def delta(before, after, key):

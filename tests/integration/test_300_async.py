@@ -18,7 +18,7 @@ import pytest
 
 from httpd import Httpd
 from wsraw import OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG
-from wsit import connect, assert_echoes, get, wait_for, Via
+from wsit import connect, assert_echoes, server_status, wait_for, Via
 
 
 def handler_closes(h, mark):
@@ -196,9 +196,7 @@ def test_ws_300_04b_slow_consumer_closed_over_http2(httpd):
 
 
 def slow_consumer_drops(httpd):
-    body = get(httpd, '/server-status?auto').body.decode()
-    return int(re.search(r'^WebSocketSlowConsumerDrops: (\d+)', body,
-                         re.M).group(1))
+    return server_status(httpd)['WebSocketSlowConsumerDrops']
 
 
 def test_ws_300_05a_writable_after_refusals(httpd):

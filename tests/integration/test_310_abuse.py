@@ -30,9 +30,11 @@ import h2.events
 import pytest
 
 from httpd import Httpd
+from procs import children_of, status_kib
 from wsraw import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, RSV1,
                    HandshakeError, PerMessageDeflate, build_frame)
-from wsit import Via, assert_echoes, assert_failed_with, get, wait_for
+from wsit import (Via, assert_echoes, assert_failed_with, get, server_status,
+                  wait_for)
 
 MiB = 1024 * 1024
 KiB = 1024
@@ -53,19 +55,7 @@ def _event_and_worker(mpm):
 
 def children(h):
     """PIDs of the live children of h's main process."""
-    kids = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/stat') as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(')') + 2:].split()
-        if fields[1] == str(h.pid) and fields[0] not in 'ZX':
-            kids.append(int(entry))
-    return kids
+    return children_of(h.pid)
 
 
 FIELDS = {'rss': 'VmRSS', 'hwm': 'VmHWM', 'size': 'VmSize'}
@@ -75,17 +65,8 @@ def memory(h):
     """{pid: {'rss', 'hwm', 'size'} in KiB} of h's children."""
     out = {}
     for pid in children(h):
-        try:
-            with open(f'/proc/{pid}/status') as f:
-                text = f.read()
-        except OSError:
-            continue
-        vals = {}
-        for key, name in FIELDS.items():
-            for line in text.splitlines():
-                if line.startswith(name + ':'):
-                    vals[key] = int(line.split()[1])
-        if len(vals) == len(FIELDS):
+        vals = {key: status_kib(pid, name) for key, name in FIELDS.items()}
+        if None not in vals.values():
             out[pid] = vals
     return out
 
@@ -1051,14 +1032,7 @@ def test_ws_310_14_failed_open_no_close(via):
 # ---- 10: frame headers alone ------------------------------------------------
 
 def status(h):
-    r = get(h, '/server-status?auto')
-    assert r.status == 200, f'/server-status?auto: {r.status}'
-    out = {}
-    for line in r.body.decode().splitlines():
-        key, sep, value = line.partition(': ')
-        if sep and key.startswith('WebSocket'):
-            out[key] = int(value)
-    return out
+    return server_status(h)
 
 
 @pytest.mark.parametrize('via', TCP_TLS, indirect=True)

@@ -6,15 +6,15 @@ publish costs (one shared message, not a copy per member)."""
 
 import json
 import os
-import re
 import socket
 
 import pytest
 
 from httpd import Httpd
+from procs import children_of, status_kib
 from wsraw import OP_BINARY, OP_TEXT
 from wsit import (basic, connect, get, integration_conf, post, refused,
-                  wait_for, write_htpasswd)
+                  server_status, wait_for)
 
 
 def published(r):
@@ -132,19 +132,8 @@ def test_ws_350_06_slow_subscriber_cut_off_others_served(httpd):
         fast.close_socket()
 
 
-def children(h):
-    return [int(p) for p in os.popen(f'pgrep -P {h.pid}').read().split()]
-
-
-def rss_kib(pid):
-    with open(f'/proc/{pid}/status') as f:
-        return int(re.search(r'^VmRSS:\s+(\d+) kB', f.read(), re.M).group(1))
-
-
 def messages_out(h):
-    body = get(h, '/server-status?auto').body.decode()
-    return int(re.search(r'^WebSocketMessagesOut: (\d+)', body, re.M)
-               .group(1))
+    return server_status(h)['WebSocketMessagesOut']
 
 
 def test_ws_350_07_one_publish_is_one_message(mpm, server_workdir):
@@ -170,15 +159,15 @@ ListenBacklog 4096
                 # (a small buffer on a socket that reads would stall it)
                 ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             subs.append(ws)
-        child, = children(h)
-        before = rss_kib(child)
+        child, = children_of(h.pid)
+        before = status_kib(child)
         sent = messages_out(h)
         out = published(post(h, '/pub/big', os.urandom(1 << 20)))
         assert out['delivered'] == 1000, out
         # every member has framed it (and written what its socket took)
         assert wait_for(lambda: messages_out(h) - sent >= 1000, timeout=20)
-        assert rss_kib(child) - before < 100 * 1024, \
-            f'the child grew by {rss_kib(child) - before} KiB'
+        assert status_kib(child) - before < 100 * 1024, \
+            f'the child grew by {status_kib(child) - before} KiB'
         op, data = subs[0].recv_message(timeout=20)
         assert op == OP_BINARY and len(data) == 1 << 20
     finally:

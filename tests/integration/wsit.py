@@ -191,6 +191,19 @@ def post(httpd, path, body, content_type=None, headers=(), method='POST',
     return http_request(httpd.port, req, timeout=30)
 
 
+def server_status(httpd, path='/server-status?auto'):
+    """The WebSocket* lines of mod_status's ?auto page, as ints."""
+    r = get(httpd, path)
+    assert r.status == 200, f'{path}: {r.status}'
+    out = {}
+    for line in r.body.decode().splitlines():
+        key, sep, value = line.partition(': ')
+        if sep and key.startswith('WebSocket'):
+            out[key] = int(value)
+    assert 'WebSocketsOpen' in out, f'no WebSocket lines:\n{r.body[:2000]}'
+    return out
+
+
 def connect(httpd, path='/echo', **kw):
     """A RawWS on httpd (127.0.0.1), or through a Via."""
     if isinstance(httpd, Via):
@@ -285,6 +298,7 @@ def wait_for(pred, timeout=3, interval=0.05):
 
 
 __all__ = ['Response', 'http_request', 'handshake_request', 'get', 'post',
+           'server_status',
            'connect',
            'refused', 'assert_echoes', 'assert_failed_with', 'run',
            'ws_client', 'wait_for', 'new_key', 'first_diff',

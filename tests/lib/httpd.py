@@ -77,6 +77,7 @@ import tempfile
 import time
 import weakref
 
+from procs import children_of
 from testca import make_ca
 
 __all__ = ['Httpd', 'HttpdError', 'load_config', 'free_port',
@@ -213,19 +214,7 @@ def _proc_alive(pid):
 
 def _children_of(ppid):
     """PIDs of the live processes whose parent is ppid."""
-    kids = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/stat') as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(')') + 2:].split()
-        if len(fields) > 1 and fields[1] == str(ppid) and fields[0] != 'Z':
-            kids.append(int(entry))
-    return kids
+    return children_of(ppid)
 
 
 _ERROR_RE = re.compile(r'\] \[[\w.-]*:(error|crit|alert|emerg)\] ')

@@ -36,6 +36,8 @@ import socket
 import subprocess
 import time
 
+from procs import session_pids
+
 __all__ = ['RabbitMQ', 'RabbitMQError', 'SERVER']
 
 SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server'
@@ -53,24 +55,6 @@ def _free_port(host='127.0.0.1', below=None):
             port = s.getsockname()[1]
         if below is None or port < below:
             return port
-
-
-def _session_pids(sid):
-    """Live processes of session sid."""
-    pids = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/stat') as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(')') + 2:].split()
-        # state ppid pgrp session
-        if len(fields) > 3 and fields[3] == str(sid) and fields[0] != 'Z':
-            pids.append(int(entry))
-    return pids
 
 
 class RabbitMQ:
@@ -246,11 +230,11 @@ class RabbitMQ:
                 pass
         deadline = time.monotonic() + 10
         while True:
-            left = [p for p in _session_pids(sid) if p != proc.pid]
+            left = [p for p in session_pids(sid) if p != proc.pid]
             if not left or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
-        for p in _session_pids(sid):
+        for p in session_pids(sid):
             try:
                 os.kill(p, signal.SIGKILL)
             except OSError:
@@ -271,7 +255,7 @@ class RabbitMQ:
     def _signal_all(self, sig):
         if self._proc is None:
             raise RabbitMQError(f'{self.node} is not running')
-        for p in _session_pids(self._proc.pid):
+        for p in session_pids(self._proc.pid):
             try:
                 os.kill(p, sig)
             except OSError:
