@@ -45,6 +45,7 @@ typedef enum {
 #define WEBSOCKET_CLOSE_POLICY      1008
 #define WEBSOCKET_CLOSE_TOO_BIG     1009
 #define WEBSOCKET_CLOSE_INTERNAL    1011
+#define WEBSOCKET_CLOSE_TRY_AGAIN   1013    /* RFC 6455 registry: try again later */
 
 typedef struct websocket_conn websocket_conn_t;
 
