@@ -14,12 +14,34 @@ from httpd import Httpd
 from procs import children_of, status_kib
 from wsraw import OP_BINARY, OP_TEXT
 from wsit import (basic, connect, get, integration_conf, post, refused,
-                  server_status, wait_for)
+                  server_status, wait_for, write_htpasswd)
 
 
 def published(r):
     assert r.status == 200, (r.status, r.body[:300])
     return json.loads(r.body)
+
+
+@pytest.fixture(scope='module')
+def httpd(httpd, mpm, server_workdir):
+    """Without a broker a channel's members are those of the publishing
+    child: under event and worker, a server of one child (the shared one
+    may start a second); under prefork, the shared one (whose tests that
+    need one process are skipped)."""
+    if mpm == 'prefork':
+        write_htpasswd(httpd.workdir)
+        yield httpd
+        return
+    h = Httpd(server_workdir(f't350-{mpm}'), mpm=mpm, name=f't350-{mpm}',
+              extra_conf=integration_conf() + """
+StartServers 1
+ServerLimit 1
+MaxRequestWorkers 25
+""")
+    write_htpasswd(h.workdir)
+    h.start()
+    yield h
+    h.stop()
 
 
 def skip_prefork(httpd):
@@ -65,7 +87,7 @@ def test_ws_350_02_text_or_binary_by_content_type(httpd, ctype, op, chunked):
 
 
 @pytest.mark.expect_log('WS00029')
-def test_ws_350_03_publisher_refusals(httpd, htpasswd):
+def test_ws_350_03_publisher_refusals(httpd):
     assert post(httpd, '/pub/x', b'\xff\xfe', 'text/plain').status == 400
     assert get(httpd, '/pub/x').status == 405
     assert 'POST' in get(httpd, '/pub/x').headers.get('allow', '')
