@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from browser import run_chromium, assert_pages_work
+from browser import run_chromium, assert_pages_work, logged_upgrades, OPENED
 from h2ws import H2WS
 from httpd import Httpd, free_port, load_config
 from testca import make_ca
@@ -239,10 +239,14 @@ def test_ws_400_13_chromium_on_the_site(site):
     assert_pages_work(run_chromium(f'https://{SITE}:{site.site_port}',
                                    resolve=f'MAP {SITE} 127.0.0.1'))
     want = 'HTTP/2.0' if site.h2 else 'HTTP/1.1'
-    with open(site.access_log) as f:
-        lines = f.read().splitlines()[mark:]
-    for path in ('/echo', '/chat'):
-        upgrades = [e for e in lines if f'\tGET {path} ' in e and '\t101\t' in e]
-        assert upgrades, f'no WebSocket for {path}:\n' + '\n'.join(lines)
-        assert all(f'\tGET {path} {want}\t' in e for e in upgrades), \
-            '\n'.join(upgrades)
+
+    def upgrades(path):
+        with open(site.access_log) as f:
+            lines = f.read().splitlines()[mark:]
+        return [e for e in lines if f'\tGET {path} ' in e and '\t101\t' in e]
+    for path, lines in logged_upgrades(upgrades).items():
+        assert len(lines) >= OPENED[path], \
+            f'{len(lines)} WebSockets for {path} in the access log, ' \
+            f'Chromium opened {OPENED[path]}:\n' + '\n'.join(lines)
+        assert all(f'\tGET {path} {want}\t' in e for e in lines), \
+            '\n'.join(lines)

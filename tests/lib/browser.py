@@ -8,8 +8,10 @@ saw (tests/browser/run.mjs, playwright-core driving Debian's chromium).
 import json
 import os
 import subprocess
+import time
 
-__all__ = ['CHROMIUM', 'run_chromium', 'assert_pages_work']
+__all__ = ['CHROMIUM', 'run_chromium', 'assert_pages_work', 'OPENED',
+           'logged_upgrades']
 
 CHROMIUM = '/usr/bin/chromium'
 BROWSER_DIR = os.path.join(os.path.dirname(os.path.dirname(
@@ -50,3 +52,24 @@ def assert_pages_work(got):
     assert 'seen' in chat, chat
     for seen in chat['seen']:
         assert 'ann: hello ben' in seen and 'ben: hi ann' in seen, chat
+
+
+# WebSockets that run.mjs opens and sees open, by path: on /echo the echo
+# page's, the Blob's and the 40 + 30 of "many"; on /chat the two chat
+# pages'. (Pages it does not wait for may open more.)
+OPENED = {'/echo': 72, '/chat': 2}
+
+
+def logged_upgrades(upgrades, timeout=60):
+    """{path: access log lines} of the WebSocket upgrades of each path of
+    OPENED, once there are at least as many as run.mjs opened there;
+    upgrades(path) returns the lines logged so far. The server logs a
+    WebSocket when it ends, which may be after Chromium is gone: wait for
+    the lines, up to timeout seconds (then return what there is)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = {path: upgrades(path) for path in OPENED}
+        if all(len(found[p]) >= n for p, n in OPENED.items()) or \
+                time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
