@@ -15,7 +15,8 @@ import websockets
 from h2ws import H2WS
 from httpd import load_config
 from wsraw import (RawWS, HandshakeError, OP_TEXT, OP_BINARY, OP_CLOSE,
-                   OP_PING, OP_PONG, make_handshake_request, accept_key)
+                   OP_PING, OP_PONG, make_handshake_request, accept_key,
+                   TIMEOUT)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -140,7 +141,8 @@ def _dechunk(data):
     return out
 
 
-def http_request(port, request, timeout=5, head_only=False, sock=None):
+def http_request(port, request, timeout=TIMEOUT, head_only=False,
+                 sock=None):
     """Send raw request bytes to 127.0.0.1:port and read one response.
     Returns Response; the socket is closed unless passed in."""
     own = sock is None
@@ -221,7 +223,7 @@ def assert_echoes(httpd, path='/echo', what=''):
         assert ws.close() == (1000, b''), f'{what}: close of the fresh one'
 
 
-def assert_failed_with(ws, code, what, timeout=5):
+def assert_failed_with(ws, code, what, timeout=TIMEOUT):
     """The server closes ws with a close frame of code (an int or a set of
     ints), then closes TCP without waiting for our close frame (RFC 6455
     §7.1.7, "Fail the WebSocket Connection")."""
@@ -254,8 +256,25 @@ def _ws_connect(url, **kw):
     return websockets.connect(url, **kw)
 
 
-def wait_for(pred, timeout=3, interval=0.05):
-    """Poll pred() until true or timeout; returns its last value."""
+def websocket_status(httpd):
+    """The WebSocket counters of /server-status?auto (conf/
+    290_status.conf), as {name: int}."""
+    r = get(httpd, '/server-status?auto')
+    assert r.status == 200, f'/server-status?auto: {r.status}'
+    out = {}
+    for line in r.body.decode().splitlines():
+        key, sep, value = line.partition(': ')
+        if sep and key.startswith('WebSocket'):
+            out[key] = int(value)
+    assert 'WebSocketsOpen' in out, f'no WebSocket lines:\n{r.body[:2000]}'
+    return out
+
+
+def wait_for(pred, timeout=TIMEOUT, interval=0.05):
+    """Poll pred() until true or timeout; returns its last value. Wait so
+    for whatever a test then asserts (a log line, a counter, a process
+    gone): the server does it in its own time, after the action that
+    causes it."""
     deadline = time.monotonic() + timeout
     while True:
         v = pred()
@@ -267,7 +286,8 @@ def wait_for(pred, timeout=3, interval=0.05):
 __all__ = ['Response', 'http_request', 'handshake_request', 'get', 'connect',
            'refused', 'assert_echoes', 'assert_failed_with', 'run',
            'ws_client', 'wait_for', 'new_key', 'first_diff',
-           'describe_mismatch', 'accept_key', 'OP_CLOSE']
+           'describe_mismatch', 'accept_key', 'OP_CLOSE', 'TIMEOUT',
+           'websocket_status']
 
 
 # ---- transports ---------------------------------------------------------
