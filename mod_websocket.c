@@ -1,15 +1,18 @@
 /* mod_websocket.c: the module record: WebSocket upgrades where WebSocketHandler is set, after httpd's access control. */
 #include <httpd.h>
 #include <http_config.h>
+#include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
 
 #include "mws_private.h"
+#include "mws_channel.h"
 #include "mws_config.h"
 #include "mws_handshake.h"
 #include "mws_conn.h"
 #include "mws_runner.h"
 #include "mws_io.h"
+#include "mws_publish.h"
 #include "mws_status.h"
 
 /* Mark upgrade requests for our handler. Fixups run after every access
@@ -49,23 +52,35 @@ static int mws_hook_handler(request_rec *r)
         return DECLINED;
     }
     conf = mws_config_get(r);
+    if (!conf || !conf->handler) {
+        /* SetHandler websocket (or an .htaccess's) without a handler to
+         * run: nothing may reach the takeover. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, WSLOGNO(00026)
+                      "handler '" MWS_HANDLER "' set for %s without "
+                      "WebSocketHandler: use WebSocketHandler alone",
+                      r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     status = mws_handshake_check(r, conf, &hs);
     if (status != OK) {
         return status;
     }
-    mws_handshake_accept(r, &hs);
     runner = r->connection->master ? MWS_RUNNER_HTTP2
              : mws_io_can_adopt(r->connection) ? MWS_RUNNER_ASYNC
              : MWS_RUNNER_BLOCKING;
     rv = mws_conn_create(&wc, r, conf->handler, &hs, runner);
     if (rv != APR_SUCCESS) {
-        /* The 101 is out: no error page can follow it. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, WSLOGNO(00013)
                       "cannot set up the WebSocket");
         r->connection->keepalive = AP_CONN_CLOSE;
-        r->status = HTTP_SWITCHING_PROTOCOLS;
-        return OK;
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
+    if (mws_conn_open(wc) != APR_SUCCESS) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    mws_handshake_accept(r, &hs);
+    mws_conn_take_over(wc, &hs);
     if (runner == MWS_RUNNER_ASYNC) {
         /* The MPM lets go of the connection (its worker is free again), and
          * an I/O thread takes it in the suspend_connection hook. */
@@ -88,6 +103,8 @@ static void mws_register_hooks(apr_pool_t *p)
     mws_runner_register_hooks(p);
     mws_io_register_hooks(p);
     mws_status_register_hooks(p);
+    mws_channel_register_hooks(p);
+    mws_publish_register_hooks(p);
     ap_hook_fixups(mws_hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mws_hook_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

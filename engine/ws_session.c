@@ -35,6 +35,10 @@
 /* What a buffer's allocation needs besides its capacity (our chunk
  * header, the '\0', the pool's node header), estimated generously. */
 #define WS_MSG_CHUNK_SLACK    (WS_MSG_CHUNK_MIN / 32)
+/* Frames up to this long are reserved whole when their header arrives;
+ * longer ones as their payload does (doubling), so that a header alone
+ * never costs the length it announces. */
+#define WS_MSG_EAGER          (64 * 1024)
 
 /* Where payload goes that is validated but not kept (after our close). */
 #define WS_SCRATCH_LEN        512
@@ -154,6 +158,7 @@ struct ws_session_t {
     int imsg_zdata;             /* it had compressed bytes at all */
     int imsg_zend;              /* its DEFLATE stream ended (BFINAL) */
     apr_size_t imsg_zpad;       /* bytes the client sent after that */
+    apr_uint64_t decoded;       /* data payload taken in, after inflating */
 
     char scratch[WS_SCRATCH_LEN];
 };
@@ -563,6 +568,7 @@ static apr_status_t inflate_bytes(ws_session_t *session, const char *in,
                 chunk->len += produced;
             }
             session->imsg_len += produced;
+            session->decoded += produced;
         }
         if (zrv == Z_MEM_ERROR) {
             return session_fail(session, APR_ENOMEM,
@@ -713,10 +719,11 @@ static apr_status_t data_frame_start(ws_session_t *session)
     }
     /* After our close frame, data is still checked but no longer kept. */
     if (session->state == WS_STATE_OPEN && hdr->payload_len > 0) {
+        int eager = hdr->payload_len <= WS_MSG_EAGER;
         apr_status_t rv;
 
-        rv = msg_reserve(session, hdr->payload_len,
-                         hdr->fin && hdr->opcode != WS_OP_CONT);
+        rv = msg_reserve(session, eager ? hdr->payload_len : WS_MSG_EAGER,
+                         eager && hdr->fin && hdr->opcode != WS_OP_CONT);
         if (rv != APR_SUCCESS) {
             return rv;
         }
@@ -787,6 +794,28 @@ static apr_status_t frame_start(ws_session_t *session)
     return data_frame_start(session);
 }
 
+/* The frame being received has filled what was reserved for it (a long
+ * frame, see WS_MSG_EAGER): add a buffer as large as what the message
+ * holds so far, but no larger than what the frame still announces. */
+static apr_status_t msg_extend(ws_session_t *session)
+{
+    apr_uint64_t left = ws_frame_payload_left(&session->fp);
+    apr_uint64_t want = session->imsg_len - left;
+    ws_chunk_t *chunk;
+
+    if (want > left) {
+        want = left;
+    }
+    chunk = chunk_alloc(session, (apr_size_t)want);
+    if (!chunk) {
+        return session_fail(session, APR_ENOMEM, WS_CLOSE_INTERNAL_ERROR,
+                            WS_WHY_NOMEM);
+    }
+    session->imsg_tail->next = chunk;
+    session->imsg_tail = chunk;
+    return APR_SUCCESS;
+}
+
 /* Read payload bytes of the current frame; *pused says how many of @a len
  * were used, up to and including an invalid byte that failed the session. */
 static apr_status_t frame_payload(ws_session_t *session, const char *data,
@@ -814,6 +843,14 @@ static apr_status_t frame_payload(ws_session_t *session, const char *data,
         if (session->state == WS_STATE_OPEN) {
             chunk = session->imsg_cur;
             if (chunk->len == chunk->cap) {
+                if (!chunk->next) {
+                    apr_status_t rv = msg_extend(session);
+
+                    if (rv != APR_SUCCESS) {
+                        *pused = used;
+                        return rv;
+                    }
+                }
                 chunk = session->imsg_cur = chunk->next;
             }
             dst = chunk->data + chunk->len;
@@ -842,6 +879,7 @@ static apr_status_t frame_payload(ws_session_t *session, const char *data,
         if (chunk) {
             chunk->len += n;
         }
+        session->decoded += n;
         used += n;
     }
     *pused = used;
@@ -1197,6 +1235,11 @@ void ws_session_trim(ws_session_t *session)
         msg_pool_cleanup(session);
         session->imsg_alloced = 0;
     }
+}
+
+apr_uint64_t ws_session_decoded(const ws_session_t *session)
+{
+    return session->decoded;
 }
 
 ws_state_e ws_session_state(const ws_session_t *session)

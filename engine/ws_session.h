@@ -135,6 +135,13 @@ void ws_session_set_buffer_pool(ws_session_t *session, apr_pool_t *parent);
  */
 void ws_session_trim(ws_session_t *session);
 
+/**
+ * Payload bytes of data frames taken in so far, counted after inflating:
+ * the work the session did for its peer, for an owner that shares its
+ * thread fairly among many sessions.
+ */
+apr_uint64_t ws_session_decoded(const ws_session_t *session);
+
 /** The session's state. */
 ws_state_e ws_session_state(const ws_session_t *session);
 

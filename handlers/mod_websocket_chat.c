@@ -28,8 +28,10 @@ APLOG_USE_MODULE(websocket_chat);
  * The user is the one httpd authenticated (r->user); a client without
  * one may pick a name when joining, else it is "guest-ID".
  *
- * The hub is per child process: clients served by different children do
- * not see each other, so a chat location runs in a single child.
+ * Each room is a channel (chat:NAME, or chat::HEX for names with other
+ * characters): members on every child and, with WebSocketBroker, every
+ * server hear each other. A room's history and member count are those of
+ * this child.
  */
 
 #define CHAT_ROOMS_PER_CONN   16        /* rooms one WebSocket may be in */
@@ -38,6 +40,13 @@ APLOG_USE_MODULE(websocket_chat);
 
 typedef struct chat_room chat_room;
 typedef struct chat_conn chat_conn;
+
+/* "chat:" and a room name of these characters, or "chat::" and its hex. */
+#define CHAT_CHANNEL_PREFIX   "chat:"
+#define CHAT_CHANNEL_MAX      (sizeof(CHAT_CHANNEL_PREFIX) + 1 \
+                               + 2 * CHAT_MAX_NAME)
+#define CHAT_NAME_PLAIN       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+                              "0123456789_.-"
 
 /* One WebSocket's place in one room; a fixed slot of its chat_conn, so
  * joining and leaving never allocate. */
@@ -71,6 +80,7 @@ typedef struct chat_history {
 struct chat_room {
     apr_pool_t *pool;                   /* the room, its name, its history */
     const char *name;
+    char channel[CHAT_CHANNEL_MAX];
     struct chat_member_list members;
     int nmembers;
     chat_history history;
@@ -86,12 +96,16 @@ static struct {
     int nrooms;
 } hub;
 
+static APR_OPTIONAL_FN_TYPE(websocket_publish) *chat_publish;
+
 /* Directives (global): see chat_cmds. */
 static int chat_history_max;
 static int chat_rooms_max;
+static int chat_message_max;
 
 #define CHAT_DEFAULT_HISTORY 50
 #define CHAT_DEFAULT_ROOMS   1000
+#define CHAT_DEFAULT_MESSAGE (64 * 1024)
 
 /* ---- output ---------------------------------------------------------- */
 
@@ -131,17 +145,14 @@ static json_int_t chat_now_ms(void)
     return (json_int_t)apr_time_as_msec(apr_time_now());
 }
 
-/* Send @a text to every member of @a room (hub lock held). A member that
- * does not keep up loses the message or is closed, as its location's
- * WebSocketSlowConsumer says; nobody waits for it. */
+/* Send @a text to every member of @a room, here and on the other
+ * children and servers: one shared message. A member that does not keep up
+ * loses it or is closed, as its location's WebSocketSlowConsumer says;
+ * nobody waits for it. */
 static void chat_broadcast(chat_room *room, const char *text, apr_size_t len)
 {
-    chat_member *m;
-
-    for (m = APR_RING_FIRST(&room->members);
-         m != APR_RING_SENTINEL(&room->members, chat_member, link);
-         m = APR_RING_NEXT(m, link)) {
-        websocket_send(m->cc->wc, WEBSOCKET_TEXT, text, len);
+    if (chat_publish) {
+        chat_publish(room->channel, WEBSOCKET_TEXT, text, len, NULL, NULL);
     }
 }
 
@@ -265,6 +276,24 @@ static int chat_room_evict(void)
     return 0;
 }
 
+/* The channel of room @a name into @a channel (CHAT_CHANNEL_MAX bytes). */
+static void chat_channel_name(char *channel, const char *name)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *out = apr_cpystrn(channel, CHAT_CHANNEL_PREFIX, CHAT_CHANNEL_MAX);
+
+    if (strspn(name, CHAT_NAME_PLAIN) == strlen(name)) {
+        apr_cpystrn(out, name, CHAT_CHANNEL_MAX - (out - channel));
+        return;
+    }
+    *out++ = ':';
+    for (; *name; ++name) {
+        *out++ = hex[(unsigned char)*name >> 4];
+        *out++ = hex[(unsigned char)*name & 15];
+    }
+    *out = '\0';
+}
+
 static chat_room *chat_room_get(const char *name)
 {
     chat_room *room = apr_hash_get(hub.rooms, name, APR_HASH_KEY_STRING);
@@ -280,6 +309,7 @@ static chat_room *chat_room_get(const char *name)
     room = apr_pcalloc(p, sizeof(*room));
     room->pool = p;
     room->name = apr_pstrdup(p, name);
+    chat_channel_name(room->channel, name);
     APR_RING_INIT(&room->members, chat_member, link);
     if (chat_history_max) {
         room->history.text = apr_pcalloc(p, chat_history_max * sizeof(char *));
@@ -312,6 +342,8 @@ static void chat_leave(chat_member *m)
     APR_RING_REMOVE(m, link);
     m->room = NULL;
     --room->nmembers;
+    /* (a closing WebSocket has left its channels already) */
+    websocket_leave(m->cc->wc, room->channel);
     if (room->nmembers) {
         chat_notice(room, "leave", m->cc);
     }
@@ -344,6 +376,13 @@ static void chat_join(chat_conn *cc, const char *name)
     room = chat_room_get(name);
     if (!room) {
         chat_error(cc->wc, name, "too many rooms on this server");
+        return;
+    }
+    if (websocket_join(cc->wc, room->channel) != APR_SUCCESS) {
+        chat_error(cc->wc, name, "cannot join this room now");
+        if (!room->nmembers && !room->history.count) {
+            chat_room_destroy(room);
+        }
         return;
     }
     chat_history_send(room, cc->wc);
@@ -400,6 +439,15 @@ static void chat_message(websocket_conn_t *wc, websocket_type_e type,
     if (type != WEBSOCKET_TEXT) {
         websocket_close(wc, WEBSOCKET_CLOSE_UNSUPPORTED,
                         "chat takes JSON text messages");
+        return;
+    }
+    if (len > (apr_size_t)chat_message_max) {
+        char why[64];
+
+        /* Every member would hold a copy: refused before any is made. */
+        apr_snprintf(why, sizeof(why), "a chat message may have at most %d "
+                     "bytes", chat_message_max);
+        chat_error(wc, NULL, why);
         return;
     }
     msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
@@ -522,6 +570,7 @@ static int chat_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     chat_history_max = CHAT_DEFAULT_HISTORY;
     chat_rooms_max = CHAT_DEFAULT_ROOMS;
+    chat_message_max = CHAT_DEFAULT_MESSAGE;
     return OK;
 }
 
@@ -529,10 +578,13 @@ static int chat_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 typedef struct {
     int *target;
     int min, max;
+    int sizes;                          /* K and M allowed */
 } chat_count_arg;
 
-static chat_count_arg history_arg = { &chat_history_max, 0, 100000 };
-static chat_count_arg rooms_arg = { &chat_rooms_max, 1, 100000 };
+static chat_count_arg history_arg = { &chat_history_max, 0, 100000, 0 };
+static chat_count_arg rooms_arg = { &chat_rooms_max, 1, 100000, 0 };
+static chat_count_arg message_arg = { &chat_message_max, 64,
+                                      64 * 1024 * 1024, 1 };
 
 static const char *chat_set_count(cmd_parms *cmd, void *dummy,
                                   const char *arg)
@@ -546,6 +598,19 @@ static const char *chat_set_count(cmd_parms *cmd, void *dummy,
         return err;
     }
     n = apr_strtoi64(arg, &end, 10);
+    if (what->sizes && *end && !end[1]) {
+        /* K, M: binary, as WebSocketMaxMessageSize takes them */
+        switch (apr_toupper(*end)) {
+        case 'K':
+            n *= 1024;
+            ++end;
+            break;
+        case 'M':
+            n *= 1024 * 1024;
+            ++end;
+            break;
+        }
+    }
     if (!apr_isdigit(*arg) || *end || n < what->min || n > what->max) {
         return apr_psprintf(cmd->pool, "%s must be a number from %d to %d",
                             cmd->cmd->name, what->min, what->max);
@@ -561,11 +626,20 @@ static const command_rec chat_cmds[] = {
     AP_INIT_TAKE1("WebSocketChatMaxRooms", chat_set_count, &rooms_arg,
                   RSRC_CONF, "rooms a child keeps at most (empty ones are "
                   "forgotten first; default 1000)"),
+    AP_INIT_TAKE1("WebSocketChatMaxMessage", chat_set_count, &message_arg,
+                  RSRC_CONF, "bytes of the largest message a client may "
+                  "send to the chat (K and M allowed; default 64K)"),
     {NULL}
 };
 
+static void chat_retrieve(void)
+{
+    chat_publish = APR_RETRIEVE_OPTIONAL_FN(websocket_publish);
+}
+
 static void chat_register_hooks(apr_pool_t *p)
 {
+    ap_hook_optional_fn_retrieve(chat_retrieve, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_pre_config(chat_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(chat_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_register_provider(p, WEBSOCKET_PROVIDER_GROUP, "chat",

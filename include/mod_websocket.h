@@ -4,6 +4,7 @@
 
 #include <httpd.h>
 #include <ap_provider.h>
+#include <apr_optional.h>
 #include <apr_tables.h>
 
 /*
@@ -14,8 +15,8 @@
  *
  * and `WebSocketHandler echo` in a <Location> selects it.
  *
- * Threads: every callback runs on the thread that owns the connection and
- * must not block. websocket_send(), websocket_ping() and websocket_close()
+ * Threads: every callback but open runs on the thread that owns the
+ * connection, and none may block. websocket_send(), websocket_ping() and websocket_close()
  * may be called from any thread: they queue the frame and wake the owner,
  * never waiting for the write. A websocket_conn_t stays valid until the
  * handler's close callback has returned; a handler that sends from other
@@ -25,7 +26,7 @@
  */
 
 #define WEBSOCKET_PROVIDER_GROUP   "websocket"
-#define WEBSOCKET_PROVIDER_VERSION "1"
+#define WEBSOCKET_PROVIDER_VERSION "2"
 
 /** Kinds of data message (the RFC 6455 opcodes). */
 typedef enum {
@@ -56,6 +57,8 @@ typedef struct websocket_conn_ops {
                          apr_size_t len);
     apr_status_t (*close)(websocket_conn_t *wc, int code,
                           const char *reason);
+    apr_status_t (*join)(websocket_conn_t *wc, const char *channel);
+    apr_status_t (*leave)(websocket_conn_t *wc, const char *channel);
 } websocket_conn_ops;
 
 /** One WebSocket. Handlers see only these members. */
@@ -72,6 +75,12 @@ struct websocket_conn {
     const char *protocol;
     /** The handler's own per-connection data. */
     void *data;
+    /** The channels WebSocketChannel names for this request (const char *,
+     *  evaluated and checked at the handshake; may be empty), and whether
+     *  WebSocketChannelPublish lets the client publish to them. The
+     *  handler decides what to do with them (see the pubsub handler). */
+    const apr_array_header_t *channels;
+    int may_publish;
 };
 
 /** A handler: set the callbacks you need, leave the others NULL. */
@@ -85,8 +94,13 @@ typedef struct websocket_handler {
      */
     int (*handshake)(request_rec *r, const apr_array_header_t *protocols,
                      const char **pprotocol);
-    /** The 101 went out; @a wc is live. A status other than APR_SUCCESS
-     *  closes the WebSocket with 1011. */
+    /** The handshake is accepted and the 101 about to go out (on the
+     *  request's thread): @a wc is live, what it joins is joined before
+     *  the client learns it is connected, and what it sends follows the
+     *  101. A status other than APR_SUCCESS answers the request 500
+     *  instead, and the handler hears nothing more of it: no message, no
+     *  close (undo in open whatever it did before failing; channels it
+     *  joined are left). */
     apr_status_t (*open)(websocket_conn_t *wc);
     /** One whole message; @a data (followed by a '\0' not counted in
      *  @a len) is valid until the callback returns. Text is valid UTF-8. */
@@ -94,16 +108,25 @@ typedef struct websocket_handler {
                     const char *data, apr_size_t len);
     /** The WebSocket closed with @a code (1006 when the TCP connection was
      *  lost without a close frame) and @a reason (never NULL). Called once,
-     *  if open was; @a wc is invalid after it returns. */
+     *  and only if open succeeded (or is NULL); @a wc is invalid after it
+     *  returns. */
     void (*close)(websocket_conn_t *wc, int code, const char *reason);
+    /** A send to @a wc was refused with APR_ENOSPC (WebSocketSlowConsumer
+     *  drop) and its pending output has since fallen below the allowance:
+     *  a handler that bridges a flow may go on. Owner thread; may be NULL. */
+    void (*writable)(websocket_conn_t *wc);
 } websocket_handler;
 
 /**
- * Send one message. Any thread.
+ * Send one message. Any thread. A handler answering in its own callback
+ * writes at once (a message of any size); every other send is queued for
+ * the connection's thread and bounded by its WebSocketMaxPendingOutput.
  * @return APR_SUCCESS (queued), APR_EOF once the WebSocket is closing,
- *         APR_ENOSPC when its client does not keep up (more than
- *         WebSocketMaxPendingOutput unsent): the message is dropped and,
- *         under WebSocketSlowConsumer close, the WebSocket closes (1008).
+ *         APR_ENOSPC when the message was refused: it alone is larger than
+ *         WebSocketMaxPendingOutput (dropped for this WebSocket, which
+ *         stays open), or the client does not keep up (twice that much
+ *         pending): dropped and, under WebSocketSlowConsumer close, the
+ *         WebSocket closes (1008).
  */
 static APR_INLINE apr_status_t websocket_send(websocket_conn_t *wc,
                                               websocket_type_e type,
@@ -131,5 +154,78 @@ static APR_INLINE apr_status_t websocket_close(websocket_conn_t *wc, int code,
 {
     return wc->ops->close(wc, code, reason);
 }
+
+/* ---- Channels ----------------------------------------------------------
+ *
+ * A channel is a name; a publish reaches every member of the channel once,
+ * in each publisher's order: the members in this child at once, and, with
+ * WebSocketBroker, the members in every other child and server on the same
+ * broker. Members that join after a publish do not get it. A publish is
+ * one shared, immutable message, not a copy per member; each member's
+ * WebSocketMaxPendingOutput and WebSocketSlowConsumer apply to it.
+ */
+
+/** Channel names: 1 to WEBSOCKET_CHANNEL_MAX bytes of [A-Za-z0-9_.:-]. */
+#define WEBSOCKET_CHANNEL_MAX 200
+
+/** Is @a name a valid channel name? */
+static APR_INLINE int websocket_channel_name_ok(const char *name)
+{
+    apr_size_t n = 0;
+
+    for (; name && name[n]; ++n) {
+        char ch = name[n];
+
+        if (n == WEBSOCKET_CHANNEL_MAX
+            || !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+                 || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.'
+                 || ch == ':' || ch == '-')) {
+            return 0;
+        }
+    }
+    return n > 0;
+}
+
+/**
+ * Make @a wc a member of @a channel (owner thread: in a callback). A
+ * WebSocket leaves its channels when it closes.
+ * @return APR_SUCCESS (also if it was a member already), APR_EINVAL for a
+ *         bad name, APR_EOF once the WebSocket is closing.
+ */
+static APR_INLINE apr_status_t websocket_join(websocket_conn_t *wc,
+                                              const char *channel)
+{
+    return wc->ops->join(wc, channel);
+}
+
+/** Leave @a channel (owner thread). @return APR_SUCCESS, or APR_NOTFOUND
+ *  if @a wc was not a member. */
+static APR_INLINE apr_status_t websocket_leave(websocket_conn_t *wc,
+                                               const char *channel)
+{
+    return wc->ops->leave(wc, channel);
+}
+
+/** Who published a message (for the broker's headers; may be NULL). */
+typedef struct websocket_publisher {
+    const char *user;       /* the authenticated user, or NULL */
+    apr_uint64_t ws_id;     /* the publishing WebSocket's id, or 0 */
+} websocket_publisher;
+
+/**
+ * Publish one message to @a channel, from any thread and any context (a
+ * WebSocket's callback, a request handler, a thread of your own). Never
+ * waits for a member or for the broker.
+ * @param pdelivered if not NULL, the members of this child it was queued
+ *                   for
+ * @return APR_SUCCESS, APR_EINVAL for a bad name or type, APR_ENOMEM.
+ * Retrieve it with APR_RETRIEVE_OPTIONAL_FN(websocket_publish) once the
+ * modules are loaded (e.g. in a post_config or optional_fn_retrieve hook).
+ */
+APR_DECLARE_OPTIONAL_FN(apr_status_t, websocket_publish,
+                        (const char *channel, websocket_type_e type,
+                         const void *data, apr_size_t len,
+                         const websocket_publisher *from,
+                         apr_size_t *pdelivered));
 
 #endif /* MOD_WEBSOCKET_H */

@@ -2,11 +2,13 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <httpd.h>
+#include <ap_expr.h>
 #include <ap_provider.h>
 #include <http_config.h>
 #include <http_log.h>
 
 #include "mws_private.h"
+#include "mws_channel.h"
 #include "mws_config.h"
 
 #define DEF_VAL (-1)
@@ -31,6 +33,7 @@ void *mws_config_create_dir(apr_pool_t *p, char *dir)
     conf->idle_timeout = DEF_VAL;
     conf->ping_interval = DEF_VAL;
     conf->close_timeout = DEF_VAL;
+    conf->channel_publish = DEF_VAL;
     return conf;
 }
 
@@ -58,6 +61,8 @@ void *mws_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     conf->idle_timeout = MWS_MERGE(base, add, idle_timeout);
     conf->ping_interval = MWS_MERGE(base, add, ping_interval);
     conf->close_timeout = MWS_MERGE(base, add, close_timeout);
+    conf->channels = add->channels ? add->channels : base->channels;
+    conf->channel_publish = MWS_MERGE(base, add, channel_publish);
     return conf;
 }
 
@@ -410,6 +415,76 @@ static const char *mws_conf_set_io_threads(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+static const char *mws_conf_add_channel(cmd_parms *cmd, void *dconf,
+                                        const char *arg)
+{
+    mws_dir_conf *conf = dconf;
+    const char *err = NULL;
+    ap_expr_info_t *expr = ap_expr_parse_cmd(cmd, arg,
+                                             AP_EXPR_FLAG_STRING_RESULT,
+                                             &err, NULL);
+
+    if (err) {
+        return apr_pstrcat(cmd->pool, "WebSocketChannel: cannot parse '",
+                           arg, "': ", err, NULL);
+    }
+    if (!conf->channels) {
+        conf->channels = apr_array_make(cmd->pool, 2,
+                                        sizeof(ap_expr_info_t *));
+    }
+    APR_ARRAY_PUSH(conf->channels, ap_expr_info_t *) = expr;
+    return NULL;
+}
+
+static const char *mws_conf_set_channel_publish(cmd_parms *cmd, void *dconf,
+                                                int on)
+{
+    ((mws_dir_conf *)dconf)->channel_publish = on;
+    return NULL;
+}
+
+int mws_config_channel_publish(const mws_dir_conf *conf)
+{
+    return conf->channel_publish == 1;
+}
+
+apr_array_header_t *mws_config_channels(request_rec *r,
+                                        const mws_dir_conf *conf,
+                                        const char **pwhy)
+{
+    apr_array_header_t *out;
+    int i, j;
+
+    out = apr_array_make(r->pool, conf->channels ? conf->channels->nelts : 0,
+                         sizeof(const char *));
+    for (i = 0; conf->channels && i < conf->channels->nelts; ++i) {
+        ap_expr_info_t *expr = APR_ARRAY_IDX(conf->channels, i,
+                                             ap_expr_info_t *);
+        const char *err = NULL;
+        const char *name = ap_expr_str_exec(r, expr, &err);
+
+        if (err || !websocket_channel_name_ok(name)) {
+            *pwhy = apr_psprintf(r->pool, "WebSocketChannel (%s:%u) gives "
+                                 "%s'%s', not a channel name (1 to %d "
+                                 "bytes of A-Z a-z 0-9 _ . : -)",
+                                 expr->filename, expr->line_number,
+                                 err ? "an error: " : "",
+                                 err ? err : (name ? name : ""),
+                                 WEBSOCKET_CHANNEL_MAX);
+            return NULL;
+        }
+        for (j = 0; j < out->nelts; ++j) {
+            if (!strcmp(name, APR_ARRAY_IDX(out, j, const char *))) {
+                break;
+            }
+        }
+        if (j == out->nelts) {
+            APR_ARRAY_PUSH(out, const char *) = name;
+        }
+    }
+    return out;
+}
+
 const command_rec mws_config_cmds[] = {
     AP_INIT_TAKE1("WebSocketHandler", mws_conf_set_handler, NULL,
                   RSRC_CONF | ACCESS_CONF,
@@ -465,5 +540,19 @@ const command_rec mws_config_cmds[] = {
                   RSRC_CONF,
                   "threads per child process that own the WebSockets under "
                   "the event MPM (default 1)"),
+    AP_INIT_TAKE1("WebSocketChannel", mws_conf_add_channel, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "an expression naming a channel of this location (may be "
+                  "given several times), e.g. %{env:MATCH_CHANNEL}"),
+    AP_INIT_FLAG("WebSocketChannelPublish", mws_conf_set_channel_publish,
+                 NULL, RSRC_CONF | ACCESS_CONF,
+                 "On to let WebSocket clients publish to the location's "
+                 "channels (default Off)"),
+    AP_INIT_TAKE1("WebSocketBroker", mws_channel_set_broker, NULL, RSRC_CONF,
+                  "the message broker that carries channels across "
+                  "children and servers, e.g. amqp://user:pass@host:5672/"),
+    AP_INIT_TAKE1("WebSocketBrokerExchange", mws_channel_set_exchange, NULL,
+                  RSRC_CONF,
+                  "the broker's exchange for channels (default websocket)"),
     { NULL }
 };

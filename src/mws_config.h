@@ -32,6 +32,8 @@ typedef struct mws_dir_conf {
     apr_interval_time_t idle_timeout;   /* 0: off; -1: unset */
     apr_interval_time_t ping_interval;  /* 0: off; -1: unset */
     apr_interval_time_t close_timeout;  /* -1: unset */
+    apr_array_header_t *channels;       /* ap_expr_info_t *, or NULL */
+    int channel_publish;                /* -1: unset */
 } mws_dir_conf;
 
 /* Defaults. */
@@ -60,6 +62,17 @@ mws_slow_consumer_e mws_config_slow_consumer(const mws_dir_conf *conf);
 apr_interval_time_t mws_config_idle_timeout(const mws_dir_conf *conf);
 apr_interval_time_t mws_config_ping_interval(const mws_dir_conf *conf);
 apr_interval_time_t mws_config_close_timeout(const mws_dir_conf *conf);
+
+int mws_config_channel_publish(const mws_dir_conf *conf);
+
+/**
+ * The channels WebSocketChannel names for @a r (const char *, in order,
+ * duplicates dropped), or NULL with *@a pwhy set if one is not a valid
+ * channel name or cannot be evaluated.
+ */
+apr_array_header_t *mws_config_channels(request_rec *r,
+                                        const mws_dir_conf *conf,
+                                        const char **pwhy);
 
 /** WebSocketIOThreads: I/O threads per child for the async runner. */
 int mws_config_io_threads(void);

@@ -14,6 +14,7 @@
 #include "mws_private.h"
 #include "mws_config.h"
 #include "mws_conn.h"
+#include "mws_h2.h"
 #include "mws_status.h"
 
 /* Bytes asked of the input filters per read: one socket read's worth
@@ -22,8 +23,22 @@
 #define MWS_READ_SIZE APR_BUCKET_BUFF_SIZE
 /* Bytes passed to the output filters at once: below the core's
  * FlushMaxThreshold (64 KiB) even with TLS record overhead, so the core
- * never blocks to flush them. */
+ * never blocks to flush them; on HTTP/2, what mod_http2 buffers for a
+ * stream by default (H2StreamMaxMemSize). */
 #define MWS_WRITE_CHUNK (32 * 1024)
+/* One round's budget: after this many bytes read, payload bytes decoded
+ * (inflated ones included) or messages delivered, the connection goes to
+ * the back of the line, so that no client, however it compresses or
+ * floods, holds its thread's other WebSockets. */
+#define MWS_ROUND_READ (256 * 1024)
+#define MWS_ROUND_DECODED (1024 * 1024)
+#define MWS_ROUND_MESSAGES 64
+/* Bytes fed at once to a session that inflates: a DEFLATE stream inflates
+ * at most about 1,000 times, so no single feed runs far past the budget. */
+#define MWS_FEED_SLICE 1024
+/* How long a WebSocket that joins channels in its open waits for the
+ * broker to route them here before its 101 goes out anyway. */
+#define MWS_JOIN_BARRIER_TIMEOUT apr_time_from_sec(2)
 
 struct mws_conn {
     websocket_conn_t pub;           /* what the handler sees */
@@ -33,7 +48,8 @@ struct mws_conn {
     mws_runner_e runner;
     ws_session_t *session;
     mws_outq *outq;
-    apr_bucket_brigade *bb_in;
+    mws_h2_out *h2;                 /* on an HTTP/2 stream, its output */
+    apr_bucket_brigade *bb_in;      /* read, not yet fed to the engine */
     apr_bucket_brigade *bb_out;     /* frames not yet passed to c's filters */
     apr_bucket_brigade *bb_tmp;
     apr_os_thread_t owner;
@@ -48,9 +64,18 @@ struct mws_conn {
     apr_off_t msgs_in, msgs_out;
     apr_off_t reported[4];          /* the four above, as mws_status has them */
     apr_off_t out_len;              /* bytes in bb_out */
-    unsigned int opened : 1;        /* the handler's open was called */
+    mws_channel_set channels;       /* what it joined */
+    const mws_msg *sending;         /* the shared message being framed */
+    apr_off_t round_msgs;           /* msgs_in when the round began */
+    int slow_drop;                  /* WebSocketSlowConsumer drop */
+    int inflates;                   /* permessage-deflate was agreed */
+    unsigned int begun : 1;         /* the first round ran */
+    unsigned int opened : 1;        /* the handler's open succeeded */
     unsigned int pumping : 1;       /* inside mws_conn_pump() */
-    unsigned int want_write : 1;    /* the core holds unsent bytes */
+    unsigned int want_write : 1;    /* the core holds unsent bytes (on
+                                     * HTTP/2: we hold the next chunk) */
+    unsigned int read_held : 1;     /* reading stopped at max_pending */
+    unsigned int caught_up : 1;     /* the last read found nothing more */
     unsigned int lost : 1;          /* the client's TCP side is gone */
     unsigned int timed_out : 1;     /* given up on the client */
     unsigned int upgrade_eos : 1;   /* HTTP/2's "no body" EOS is behind us */
@@ -71,7 +96,7 @@ static apr_status_t conn_on_message(void *baton, ws_opcode_e op,
     ap_log_cerror(APLOG_MARK, APLOG_TRACE3, 0, wc->c,
                   MWS_CONN_FMT "message in: %s, %" APR_SIZE_T_FMT " bytes",
                   wc->pub.id, op == WS_OP_TEXT ? "text" : "binary", len);
-    if (wc->handler->message) {
+    if (wc->opened && wc->handler->message) {
         wc->handler->message(&wc->pub, (websocket_type_e)op, data, len);
     }
     return APR_SUCCESS;
@@ -108,7 +133,15 @@ static apr_status_t conn_on_send(void *baton, const char *hdr,
     /* apr_brigade_write() packs small frames into shared heap buckets, so
      * many small messages become few writes. */
     rv = apr_brigade_write(wc->bb_out, NULL, NULL, hdr, hlen);
-    if (rv == APR_SUCCESS && plen) {
+    if (rv == APR_SUCCESS && plen && wc->sending
+        && payload == wc->sending->data) {
+        /* A published message goes out as it is (not compressed for this
+         * WebSocket): its bytes are shared, not copied. */
+        APR_BRIGADE_INSERT_TAIL(wc->bb_out,
+                                mws_msg_bucket_create((mws_msg *)wc->sending,
+                                                      wc->bb_out->bucket_alloc));
+    }
+    else if (rv == APR_SUCCESS && plen) {
         rv = apr_brigade_write(wc->bb_out, NULL, NULL, payload, plen);
     }
     wc->out_len += hlen + plen;
@@ -155,7 +188,8 @@ static apr_status_t conn_send(websocket_conn_t *pub, websocket_type_e type,
                                              data, len));
     }
     rv = mws_outq_push(wc->outq, (mws_outq_kind_e)type, 0, data, len);
-    if (rv == APR_ENOSPC) {
+    if (rv == APR_ENOSPC && (wc->slow_drop || (apr_off_t)len > wc->max_pending)) {
+        /* Under close, the WebSocket's close is what gets counted. */
         mws_status_dropped();
     }
     return rv;
@@ -197,11 +231,39 @@ static apr_status_t conn_close(websocket_conn_t *pub, int code,
                          strlen(reason));
 }
 
+static apr_status_t conn_join(websocket_conn_t *pub, const char *channel)
+{
+    mws_conn *wc = (mws_conn *)pub;
+
+    if (wc->finished || ws_session_state(wc->session) != WS_STATE_OPEN) {
+        return APR_EOF;
+    }
+    return mws_channel_join(&wc->channels, wc, wc->c->pool, channel);
+}
+
+static apr_status_t conn_leave(websocket_conn_t *pub, const char *channel)
+{
+    return mws_channel_leave(&((mws_conn *)pub)->channels, channel);
+}
+
 static const websocket_conn_ops conn_ops = {
     conn_send,
     conn_ping,
-    conn_close
+    conn_close,
+    conn_join,
+    conn_leave
 };
+
+apr_status_t mws_conn_deliver(mws_conn *wc, mws_msg *msg)
+{
+    apr_status_t rv = mws_outq_push_msg(wc->outq, msg);
+
+    if (rv == APR_ENOSPC
+        && (wc->slow_drop || (apr_off_t)msg->len > wc->max_pending)) {
+        mws_status_dropped();
+    }
+    return rv;
+}
 
 /* ---- takeover ----------------------------------------------------------- */
 
@@ -215,6 +277,76 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
     apr_pool_t *pool;
     mws_conn *wc;
     apr_status_t rv;
+
+    /* The connection ends with the WebSocket: its pool is ours, and a
+     * subpool would cost an idle WebSocket another 8 KiB block. */
+    pool = c->pool;
+    wc = apr_pcalloc(pool, sizeof(*wc));
+    wc->pub.ops = &conn_ops;
+    wc->pub.id = ((apr_uint64_t)getpid() << 32)
+                 | apr_atomic_inc32(&next_id);
+    wc->pub.r = r;
+    wc->pub.pool = pool;
+    wc->pub.protocol = hs->protocol;
+    wc->pub.channels = hs->channels;
+    wc->pub.may_publish = hs->may_publish;
+    wc->c = c;
+    wc->r = r;
+    wc->handler = handler;
+    wc->owner = apr_os_thread_current();
+    wc->max_pending = mws_config_max_pending(conf);
+    wc->slow_drop = mws_config_slow_consumer(conf) == MWS_SLOW_DROP;
+    wc->idle_timeout = mws_config_idle_timeout(conf);
+    wc->ping_interval = mws_config_ping_interval(conf);
+    wc->close_timeout = mws_config_close_timeout(conf);
+    wc->started = wc->last_rx = wc->last_msg = apr_time_now();
+    wc->bb_in = apr_brigade_create(pool, c->bucket_alloc);
+    wc->bb_out = apr_brigade_create(pool, c->bucket_alloc);
+    wc->bb_tmp = apr_brigade_create(pool, c->bucket_alloc);
+
+    limits.max_message = (apr_uint64_t)mws_config_max_message(conf);
+    limits.max_frame = (apr_uint64_t)mws_config_max_frame(conf);
+    if ((rv = ws_session_create(&wc->session, pool, &limits,
+                                &conn_callbacks, wc)) != APR_SUCCESS
+        || ((wc->inflates = hs->extensions != NULL)
+            && (rv = ws_session_set_deflate(wc->session, &hs->deflate))
+               != APR_SUCCESS)
+        || (rv = mws_outq_create(&wc->outq, pool,
+                                 (apr_size_t)wc->max_pending,
+                                 wc->slow_drop)) != APR_SUCCESS
+        || (c->master
+            && (rv = mws_h2_out_create(&wc->h2, c, wc->pub.id))
+               != APR_SUCCESS)) {
+        return rv;
+    }
+    wc->runner = runner;
+    *pwc = wc;
+    return APR_SUCCESS;
+}
+
+apr_status_t mws_conn_open(mws_conn *wc)
+{
+    if (wc->handler->open && wc->handler->open(&wc->pub) != APR_SUCCESS) {
+        ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, wc->c, WSLOGNO(00008)
+                      MWS_CONN_FMT "handler %s failed to open", wc->pub.id,
+                      mws_config_get(wc->r)->handler_name);
+        /* What it joined before failing is left. */
+        mws_channel_leave_all(&wc->channels);
+        return APR_EGENERAL;
+    }
+    wc->opened = 1;
+    if (wc->channels.first && mws_channel_has_bus()) {
+        /* Told that it is connected, the client may expect what is
+         * published next: the broker routes its channels here first. */
+        mws_channel_barrier(MWS_JOIN_BARRIER_TIMEOUT);
+    }
+    return APR_SUCCESS;
+}
+
+void mws_conn_take_over(mws_conn *wc, const mws_handshake *hs)
+{
+    conn_rec *c = wc->c;
+    request_rec *r = wc->r;
 
     /* Frames go to and come from the connection's filters only: request
      * filters (HTTP_IN, DEFLATE, CHUNK, ...) never see them. */
@@ -231,54 +363,14 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
          * last, even with WebSocketPingInterval off. */
         apr_socket_opt_set(ap_get_conn_socket(c), APR_SO_KEEPALIVE, 1);
     }
-
-    /* The connection ends with the WebSocket: its pool is ours, and a
-     * subpool would cost an idle WebSocket another 8 KiB block. */
-    pool = c->pool;
-    wc = apr_pcalloc(pool, sizeof(*wc));
-    wc->pub.ops = &conn_ops;
-    wc->pub.id = ((apr_uint64_t)getpid() << 32)
-                 | apr_atomic_inc32(&next_id);
-    wc->pub.r = r;
-    wc->pub.pool = pool;
-    wc->pub.protocol = hs->protocol;
-    wc->c = c;
-    wc->r = r;
-    wc->handler = handler;
-    wc->owner = apr_os_thread_current();
-    wc->max_pending = mws_config_max_pending(conf);
-    wc->idle_timeout = mws_config_idle_timeout(conf);
-    wc->ping_interval = mws_config_ping_interval(conf);
-    wc->close_timeout = mws_config_close_timeout(conf);
-    wc->started = wc->last_rx = wc->last_msg = apr_time_now();
-    wc->bb_in = apr_brigade_create(pool, c->bucket_alloc);
-    wc->bb_out = apr_brigade_create(pool, c->bucket_alloc);
-    wc->bb_tmp = apr_brigade_create(pool, c->bucket_alloc);
-
-    limits.max_message = (apr_uint64_t)mws_config_max_message(conf);
-    limits.max_frame = (apr_uint64_t)mws_config_max_frame(conf);
-    if ((rv = ws_session_create(&wc->session, pool, &limits,
-                                &conn_callbacks, wc)) != APR_SUCCESS
-        || (hs->extensions
-            && (rv = ws_session_set_deflate(wc->session, &hs->deflate))
-               != APR_SUCCESS)
-        || (rv = mws_outq_create(&wc->outq, pool,
-                                 (apr_size_t)wc->max_pending,
-                                 mws_config_slow_consumer(conf)
-                                 == MWS_SLOW_DROP)) != APR_SUCCESS) {
-        return rv;
-    }
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, WSLOGNO(00005)
                   MWS_CONN_FMT "open: %s handler %s%s%s%s%s", wc->pub.id,
-                  r->uri, conf->handler_name,
+                  r->uri, mws_config_get(r)->handler_name,
                   hs->protocol ? ", subprotocol " : "",
                   hs->protocol ? hs->protocol : "",
                   hs->extensions ? ", " : "",
                   hs->extensions ? hs->extensions : "");
-    *pwc = wc;
-    wc->runner = runner;
-    mws_status_open(runner);
-    return APR_SUCCESS;
+    mws_status_open(wc->runner);
 }
 
 mws_outq *mws_conn_outq(mws_conn *wc)
@@ -335,69 +427,125 @@ static void log_feed_status(mws_conn *wc, apr_status_t rv)
     }
 }
 
-/* Read until the filters have nothing more (empty brigade = EAGAIN): TLS
- * and the core may hold bytes the socket will never signal again. Stop at
- * the pending-output mark: a client that does not read its answers is not
- * read either. */
-static void read_input(mws_conn *wc)
+/* Has this round done its share? */
+static int round_spent(mws_conn *wc, apr_off_t read, apr_uint64_t decoded0)
+{
+    return read >= MWS_ROUND_READ
+           || ws_session_decoded(wc->session) - decoded0 >= MWS_ROUND_DECODED
+           || wc->msgs_in - wc->round_msgs >= MWS_ROUND_MESSAGES;
+}
+
+/* Feed the engine what bb_in holds, a slice at a time, until it is empty
+ * (0) or the round's budget is spent (1: the rest stays in bb_in). */
+static int feed_input(mws_conn *wc, apr_off_t read, apr_uint64_t decoded0)
 {
     conn_rec *c = wc->c;
-    apr_bucket *b;
     apr_status_t rv;
 
-    while (wc->out_len < wc->max_pending
-           && ws_session_state(wc->session) != WS_STATE_CLOSED) {
+    while (!APR_BRIGADE_EMPTY(wc->bb_in)) {
+        apr_bucket *b = APR_BRIGADE_FIRST(wc->bb_in);
+        const char *data;
+        apr_size_t len;
+
+        if (ws_session_state(wc->session) == WS_STATE_CLOSED) {
+            /* Nothing after the close (or the failure) is read, not even
+             * the end of the stream: our close frame is still to go. */
+            apr_brigade_cleanup(wc->bb_in);
+            return 0;
+        }
+        if (APR_BUCKET_IS_EOS(b)) {
+            apr_bucket_delete(b);
+            /* On an HTTP/2 stream (c->master set), mod_http2 ends the
+             * upgrade request's body with an EOS before the stream's
+             * data; a later one means the client ended the stream. */
+            if (c->master && !wc->upgrade_eos) {
+                wc->upgrade_eos = 1;
+                continue;
+            }
+            wc->lost = 1;
+            return 0;
+        }
+        if (APR_BUCKET_IS_METADATA(b)) {
+            apr_bucket_delete(b);
+            continue;
+        }
+        if (round_spent(wc, read, decoded0)) {
+            /* Keep the rest for the next round: the filters' buffers
+             * (mod_ssl's) are theirs again at the next read. */
+            for (; b != APR_BRIGADE_SENTINEL(wc->bb_in);
+                 b = APR_BUCKET_NEXT(b)) {
+                apr_bucket_setaside(b, c->pool);
+            }
+            return 1;
+        }
+        if (wc->inflates && b->length > MWS_FEED_SLICE) {
+            apr_bucket_split(b, MWS_FEED_SLICE);
+        }
+        rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+        if (rv != APR_SUCCESS) {
+            wc->lost = 1;
+            return 0;
+        }
+        wc->bytes_in += len;
+        rv = ws_session_feed(wc->session, data, len);
+        apr_bucket_delete(b);
+        if (rv != APR_SUCCESS) {
+            log_feed_status(wc, rv);
+            if (wc->lost) {
+                return 0;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Read until the filters have nothing more (empty brigade = EAGAIN): TLS
+ * and the core may hold bytes the socket will never signal again. Stop at
+ * the pending-output mark (a client that does not read its answers is not
+ * read either: read_held), or when the round's budget is spent.
+ * @return 1 if input may be waiting that no poll would report */
+static int read_input(mws_conn *wc)
+{
+    conn_rec *c = wc->c;
+    apr_uint64_t decoded0 = ws_session_decoded(wc->session);
+    apr_off_t read = 0, before;
+    apr_status_t rv;
+
+    wc->round_msgs = wc->msgs_in;
+    wc->read_held = 0;
+    wc->caught_up = 0;
+    for (;;) {
+        before = wc->bytes_in;
+        if (feed_input(wc, read, decoded0)) {
+            return 1;
+        }
+        read += wc->bytes_in - before;
+        if (wc->lost || ws_session_state(wc->session) == WS_STATE_CLOSED) {
+            return 0;
+        }
+        if (wc->out_len >= wc->max_pending) {
+            wc->read_held = 1;
+            return 0;
+        }
+        if (round_spent(wc, read, decoded0)) {
+            return 1;
+        }
         rv = ap_get_brigade(c->input_filters, wc->bb_in, AP_MODE_READBYTES,
                             APR_NONBLOCK_READ, MWS_READ_SIZE);
         if (APR_STATUS_IS_EAGAIN(rv)
             || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(wc->bb_in))) {
             /* Caught up: an idle WebSocket keeps no message buffers. */
             ws_session_trim(wc->session);
-            return;
+            wc->caught_up = 1;
+            return 0;
         }
         if (rv != APR_SUCCESS) {
             ap_log_cerror(APLOG_MARK, APLOG_TRACE1, rv, c,
                           MWS_CONN_FMT "read failed", wc->pub.id);
             wc->lost = 1;
-            return;
+            return 0;
         }
         wc->last_rx = apr_time_now();
-        for (b = APR_BRIGADE_FIRST(wc->bb_in);
-             b != APR_BRIGADE_SENTINEL(wc->bb_in);
-             b = APR_BUCKET_NEXT(b)) {
-            const char *data;
-            apr_size_t len;
-
-            if (APR_BUCKET_IS_EOS(b)) {
-                /* On an HTTP/2 stream (c->master set), mod_http2 ends the
-                 * upgrade request's body with an EOS before the stream's
-                 * data; a later one means the client ended the stream. */
-                if (c->master && !wc->upgrade_eos) {
-                    wc->upgrade_eos = 1;
-                    continue;
-                }
-                wc->lost = 1;
-                break;
-            }
-            if (APR_BUCKET_IS_METADATA(b)) {
-                continue;
-            }
-            rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
-            if (rv != APR_SUCCESS) {
-                wc->lost = 1;
-                break;
-            }
-            wc->bytes_in += len;
-            rv = ws_session_feed(wc->session, data, len);
-            if (rv != APR_SUCCESS) {
-                log_feed_status(wc, rv);
-                break;
-            }
-        }
-        apr_brigade_cleanup(wc->bb_in);
-        if (wc->lost) {
-            return;
-        }
     }
 }
 
@@ -408,14 +556,18 @@ static void drain_outq(mws_conn *wc)
     int overflow;
 
     for (item = mws_outq_take(wc->outq, &overflow); item; item = item->next) {
+        const char *data = item->msg ? item->msg->data : item->data;
+
         switch (item->kind) {
         case MWS_OUTQ_TEXT:
         case MWS_OUTQ_BINARY:
+            wc->sending = item->msg;
             if (ws_session_send(wc->session, (ws_opcode_e)item->kind,
-                                item->data, item->len) == APR_SUCCESS) {
+                                data, item->len) == APR_SUCCESS) {
                 ++wc->msgs_out;
                 wc->last_msg = apr_time_now();
             }
+            wc->sending = NULL;
             break;
         case MWS_OUTQ_PING:
             ws_session_ping(wc->session, item->data, item->len);
@@ -456,12 +608,23 @@ static void report_traffic(mws_conn *wc)
 
 /* 2.4 has no ap_filter_output_pending(): call the last output filter with
  * no data, which writes what it holds without blocking, and ask it whether
- * anything is left (as proxy_util.c does). */
-static apr_status_t output_pending(conn_rec *c, int *ppending)
+ * anything is left (as proxy_util.c does). An HTTP/2 stream's filters
+ * never hold anything, but mod_http2 blocks a pass while the stream has
+ * not taken enough of what came before: there the next chunk waits until
+ * the last one was taken (mws_h2.c). */
+static apr_status_t output_pending(mws_conn *wc, int *ppending)
 {
+    conn_rec *c = wc->c;
     ap_filter_t *f = c->output_filters;
     apr_status_t rv;
 
+    if (wc->h2) {
+        *ppending = 0;
+        if (APR_BRIGADE_EMPTY(wc->bb_out)) {
+            return APR_SUCCESS;
+        }
+        return mws_h2_out_busy(wc->h2, ppending);
+    }
     while (f->next) {
         f = f->next;
     }
@@ -481,7 +644,7 @@ static void write_output(mws_conn *wc)
     int pending;
 
     for (;;) {
-        if ((rv = output_pending(c, &pending)) != APR_SUCCESS) {
+        if ((rv = output_pending(wc, &pending)) != APR_SUCCESS) {
             wc->lost = 1;
             return;
         }
@@ -499,7 +662,8 @@ static void write_output(mws_conn *wc)
         chunk = wc->out_len > MWS_WRITE_CHUNK ? MWS_WRITE_CHUNK : wc->out_len;
         wc->bytes_out += chunk;
         wc->out_len -= chunk;
-        rv = ap_pass_brigade(c->output_filters, wc->bb_out);
+        rv = wc->h2 ? mws_h2_out_pass(wc->h2, wc->bb_out)
+                    : ap_pass_brigade(c->output_filters, wc->bb_out);
         apr_brigade_cleanup(wc->bb_out);
         APR_BRIGADE_CONCAT(wc->bb_out, wc->bb_tmp);
         if (rv != APR_SUCCESS) {
@@ -566,27 +730,24 @@ static void run_timers(mws_conn *wc, apr_time_t now, apr_time_t *pdeadline)
     }
 }
 
-apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
-                           apr_time_t *pdeadline)
+apr_status_t mws_conn_pump(mws_conn *wc, int readable,
+                           apr_int16_t *preqevents, apr_time_t *pdeadline)
 {
     ws_state_e state;
     apr_time_t now, deadline = 0;
+    int more;
 
     wc->pumping = 1;
-    if (!wc->opened) {
+    if (!wc->begun) {
         /* The first round runs on the thread that owns the connection from
-         * now on: the handler's open and every callback run there. */
+         * now on: every callback but open runs there. */
+        wc->begun = 1;
         wc->owner = apr_os_thread_current();
-        wc->opened = 1;
-        if (wc->handler->open && wc->handler->open(&wc->pub) != APR_SUCCESS) {
-            ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, wc->c, WSLOGNO(00008)
-                          MWS_CONN_FMT "handler %s failed to open",
-                          wc->pub.id, mws_config_get(wc->r)->handler_name);
-            mws_conn_close(wc, WS_CLOSE_INTERNAL_ERROR, "",
-                           wc->close_timeout);
-        }
     }
-    read_input(wc);
+    /* Input that no poll reported waits only where the last read stopped
+     * before the filters ran dry: a round for queued sends, a timer or a
+     * goodbye costs no read otherwise. */
+    more = readable || !wc->caught_up ? read_input(wc) : 0;
     if (!wc->lost) {
         now = apr_time_now();
         if (ws_session_state(wc->session) == WS_STATE_OPEN) {
@@ -594,6 +755,14 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
         }
         drain_outq(wc);
         write_output(wc);
+        if (wc->opened && wc->handler->writable && !wc->lost
+            && wc->out_len < wc->max_pending
+            && mws_outq_refused(wc->outq)) {
+            /* Sends were refused, and the client has caught up since; what
+             * the handler sends now goes out next round. */
+            wc->handler->writable(&wc->pub);
+            more = 1;
+        }
     }
     wc->pumping = 0;
     report_traffic(wc);
@@ -612,9 +781,14 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
          * (the close frame at least) gets as long as a close handshake. */
         wc->close_deadline = apr_time_now() + wc->close_timeout;
     }
-    *preqevents = wc->want_write ? APR_POLLOUT : 0;
+    /* A stream has no POLLOUT: the deadline below looks again. */
+    *preqevents = wc->want_write && !wc->h2 ? APR_POLLOUT : 0;
     if (state != WS_STATE_CLOSED && wc->out_len < wc->max_pending) {
         *preqevents |= APR_POLLIN;
+        /* Reading stopped for output that is now written: what the
+         * filters hold already (the core's read-ahead, a TLS record)
+         * would wake no poll. */
+        more |= wc->read_held;
     }
     if (wc->close_deadline) {
         if (apr_time_now() >= wc->close_deadline) {
@@ -626,8 +800,11 @@ apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
         }
         deadline = wc->close_deadline;
     }
+    if (wc->want_write && wc->h2) {
+        deadline_min(&deadline, mws_h2_out_next_check(wc->h2));
+    }
     *pdeadline = deadline;
-    return APR_SUCCESS;
+    return more && state != WS_STATE_CLOSED ? APR_EAGAIN : APR_SUCCESS;
 }
 
 void mws_conn_finish(mws_conn *wc)
@@ -640,6 +817,8 @@ void mws_conn_finish(mws_conn *wc)
         return;
     }
     wc->finished = 1;
+    /* No publish reaches it from now on, then no push. */
+    mws_channel_leave_all(&wc->channels);
     dropped = mws_outq_shut(wc->outq);
     if (code == 0 || ws_session_state(wc->session) != WS_STATE_CLOSED) {
         /* RFC 6455 §7.1.5: closed without receiving a close frame. */

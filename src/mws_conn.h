@@ -6,23 +6,42 @@
 #include <apr_poll.h>
 
 #include "mod_websocket.h"
+#include "mws_channel.h"
 #include "mws_handshake.h"
+#include "mws_msg.h"
 #include "mws_outq.h"
 #include "mws_status.h"
 
-typedef struct mws_conn mws_conn;
 
 /**
- * Take over the connection of @a r after the 101: point r's filters at
- * c's, drop the filters that would hold or time out frames, and set up the
- * engine and the handler's connection (whose open callback runs here).
+ * Set up a WebSocket for @a r, whose handshake was accepted but not yet
+ * answered: the engine, the send queue and the handler's connection.
  * @param handler the provider chosen by WebSocketHandler
- * @param hs what the 101 agreed on (subprotocol, permessage-deflate)
- * @param runner who will run it (counted in mws_status until it finishes)
+ * @param hs what the 101 will agree on (subprotocol, permessage-deflate)
+ * @param runner who will run it (counted in mws_status while it runs)
  */
 apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
                              const websocket_handler *handler,
                              const mws_handshake *hs, mws_runner_e runner);
+
+/**
+ * Run the handler's open callback, before the 101 goes out: what it joins
+ * is joined when the client learns that it is connected, and what it sends
+ * follows the 101. On failure (logged), answer the request with an error.
+ */
+apr_status_t mws_conn_open(mws_conn *wc);
+
+/**
+ * Take the connection over after the 101: point the request's filters at
+ * the connection's, drop the filters that would hold or time out frames.
+ */
+void mws_conn_take_over(mws_conn *wc, const mws_handshake *hs);
+
+/**
+ * Queue the shared @a msg for @a wc (any thread; a channel's publish),
+ * under the same bound and policy as websocket_send().
+ */
+apr_status_t mws_conn_deliver(mws_conn *wc, mws_msg *msg);
 
 /** The queue other threads push to; its waker belongs to the runner. */
 mws_outq *mws_conn_outq(mws_conn *wc);
@@ -40,20 +59,26 @@ void mws_conn_use_thread_memory(mws_conn *wc, apr_pool_t *buffers,
 request_rec *mws_conn_request(mws_conn *wc);
 
 /**
- * One round of the pump: read the client until EAGAIN and feed the
- * engine (which runs the handler's callbacks), run the timers (idle,
- * ping), send what other threads queued, and write without blocking.
- * Call it when the connection's descriptor is ready, when its queue's
- * waker fired, and at the deadline; an extra call is harmless.
+ * One round of the pump: read the client until EAGAIN or the round's
+ * budget is spent and feed the engine (which runs the handler's
+ * callbacks), run the timers (idle, ping), send what other threads
+ * queued, and write without blocking. Call it when the connection's
+ * descriptor is ready, when its queue's waker fired, and at the deadline;
+ * an extra call is harmless.
+ * @param readable   the connection's descriptor was reported readable (or
+ *                   may be: when unsure, 1); otherwise the round reads
+ *                   only if the last one left input in the filters
  * @param preqevents what to poll the connection for next (APR_POLLIN,
  *                   APR_POLLOUT, both or none)
  * @param pdeadline  when to run the next round at the latest (0: no
  *                   deadline)
- * @return APR_SUCCESS to go on, APR_EOF when the WebSocket is over and
- *         mws_conn_finish() is due.
+ * @return APR_SUCCESS to go on, APR_EAGAIN to go on with another round
+ *         as soon as the runner's other connections had theirs (input is
+ *         left that no poll would report), APR_EOF when the WebSocket is
+ *         over and mws_conn_finish() is due.
  */
-apr_status_t mws_conn_pump(mws_conn *wc, apr_int16_t *preqevents,
-                           apr_time_t *pdeadline);
+apr_status_t mws_conn_pump(mws_conn *wc, int readable,
+                           apr_int16_t *preqevents, apr_time_t *pdeadline);
 
 /**
  * Finish the WebSocket: tell the handler (close callback, exactly once),

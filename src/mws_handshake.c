@@ -182,6 +182,11 @@ int mws_handshake_check(request_rec *r, const mws_dir_conf *conf,
                       apr_psprintf(r->pool, "Origin %s is not allowed here",
                                    apr_table_get(r->headers_in, "Origin")));
     }
+    if (!(hs->channels = mws_config_channels(r, conf, &value))) {
+        /* Most often the URL's part that names it: the client's fault. */
+        return refuse(r, HTTP_BAD_REQUEST, value);
+    }
+    hs->may_publish = mws_config_channel_publish(conf);
     if (!parse_protocols(r->pool,
                          apr_table_get(r->headers_in, "Sec-WebSocket-Protocol"),
                          &protocols)) {

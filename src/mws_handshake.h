@@ -12,6 +12,8 @@ typedef struct mws_handshake {
     const char *protocol;           /* the subprotocol, or NULL */
     const char *extensions;         /* our Sec-WebSocket-Extensions, or NULL */
     ws_deflate_params_t deflate;    /* permessage-deflate, if extensions */
+    const apr_array_header_t *channels; /* WebSocketChannel's, evaluated */
+    int may_publish;                /* WebSocketChannelPublish */
 } mws_handshake;
 
 /**

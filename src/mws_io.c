@@ -50,15 +50,17 @@ typedef struct mws_io_conn mws_io_conn;
 struct mws_io_conn {
     APR_RING_ENTRY(mws_io_conn) link;   /* io->conns, then io->graveyard */
     APR_RING_ENTRY(mws_io_conn) wlink;  /* io->woken, under io->lock */
+    APR_RING_ENTRY(mws_io_conn) alink;  /* io->again */
     mws_io *io;
     mws_conn *wc;
     conn_rec *c;
     apr_pollfd_t pfd;                   /* reqevents 0: not in the pollset */
     apr_time_t timer_at;                /* in io->timers at this time, or 0 */
+    apr_time_t adopted_at;              /* 0 until the thread adopts it */
     apr_time_t closed_at;
-    unsigned int woken : 1;             /* on io->woken (under io->lock) */
-    unsigned int adopted : 1;
-    unsigned int closed : 1;
+    int woken;                          /* on io->woken: under io->lock */
+    int again;                          /* on io->again: the thread's */
+    int closed;                         /* the thread's */
 };
 
 APR_RING_HEAD(mws_io_list, mws_io_conn);
@@ -76,6 +78,7 @@ struct mws_io {
     int quit;                           /* the child is exiting: now */
     /* the thread's own */
     struct mws_io_list conns;
+    struct mws_io_list again;           /* spent their round's budget */
     struct mws_io_list graveyard;       /* closed, oldest first */
     apr_skiplist *timers;               /* mws_io_conn by timer_at */
     int stop_sent;                      /* conns were told 1001 */
@@ -109,16 +112,24 @@ static void io_wake(void *baton)
     apr_thread_mutex_unlock(io->lock);
 }
 
-static mws_io_conn *io_next_woken(mws_io *io)
+/* The next connection to run for its wakeup, or NULL: then the thread
+ * polls, and the next wakeup must interrupt it. Until then, senders (and
+ * the child stopping) need not wake the thread again: it learns the
+ * child's state here, each time. */
+static mws_io_conn *io_next_woken(mws_io *io, int *pstopping, int *pquit)
 {
     mws_io_conn *ioc = NULL;
 
     apr_thread_mutex_lock(io->lock);
-    io->signalled = 0;
+    *pstopping = io->stopping;
+    *pquit = io->quit;
     if (!APR_RING_EMPTY(&io->woken, mws_io_conn, wlink)) {
         ioc = APR_RING_FIRST(&io->woken);
         APR_RING_REMOVE(ioc, wlink);
         ioc->woken = 0;
+    }
+    else {
+        io->signalled = 0;
     }
     apr_thread_mutex_unlock(io->lock);
     return ioc;
@@ -157,6 +168,7 @@ void mws_io_prepare(mws_conn *wc, conn_rec *c)
     ioc->pfd.client_data = ioc;
     APR_RING_ELEM_INIT(ioc, link);
     APR_RING_ELEM_INIT(ioc, wlink);
+    APR_RING_ELEM_INIT(ioc, alink);
     mws_outq_set_waker(mws_conn_outq(wc), io_wake, ioc);
     ap_set_module_config(c->conn_config, &websocket_module, ioc);
 }
@@ -226,8 +238,8 @@ static apr_status_t io_poll_for(mws_io *io, mws_io_conn *ioc,
 /* End the request as httpd would have, had the handler not suspended it:
  * the EOR bucket logs it (one access-log line per WebSocket) and frees
  * r->pool once the core has written what precedes it; then the lingering
- * close sends what the filters hold (TLS close_notify) and our FIN. Output
- * is drained or abandoned by now (mws_conn_finish()), so neither blocks.
+ * close sends what the filters hold (TLS close_notify) and our FIN, as far
+ * as the socket takes them without waiting.
  * Not ap_process_request_after_handler(): it would change c->cs->state,
  * which must stay SUSPENDED until c->pool is destroyed. */
 static void io_end_request(mws_io_conn *ioc)
@@ -235,6 +247,10 @@ static void io_end_request(mws_io_conn *ioc)
     conn_rec *c = ioc->c;
     apr_bucket_brigade *bb = apr_brigade_create(c->pool, c->bucket_alloc);
 
+    /* The core waits for a full socket as long as its timeout says: a
+     * client that stopped reading must not hold the thread for Timeout
+     * over a TLS close_notify or the lingering close's flush. */
+    apr_socket_timeout_set(ap_get_conn_socket(c), 0);
     APR_BRIGADE_INSERT_TAIL(bb, ap_bucket_eor_create(
                                     c->bucket_alloc,
                                     mws_conn_request(ioc->wc)));
@@ -258,6 +274,10 @@ static void io_close(mws_io *io, mws_io_conn *ioc)
         ioc->woken = 0;
     }
     apr_thread_mutex_unlock(io->lock);
+    if (ioc->again) {
+        APR_RING_REMOVE(ioc, alink);
+        ioc->again = 0;
+    }
     io_end_request(ioc);
 
     APR_RING_REMOVE(ioc, link);
@@ -267,7 +287,7 @@ static void io_close(mws_io *io, mws_io_conn *ioc)
 }
 
 /* One round of a connection's pump, and what it wants next. */
-static void io_run(mws_io *io, mws_io_conn *ioc)
+static void io_run(mws_io *io, mws_io_conn *ioc, int readable)
 {
     apr_int16_t events;
     apr_time_t deadline;
@@ -276,9 +296,16 @@ static void io_run(mws_io *io, mws_io_conn *ioc)
     if (ioc->closed) {
         return;
     }
-    if (mws_conn_pump(ioc->wc, &events, &deadline) != APR_SUCCESS) {
+    rv = mws_conn_pump(ioc->wc, readable, &events, &deadline);
+    if (rv == APR_EOF) {
         io_close(io, ioc);
         return;
+    }
+    if (rv == APR_EAGAIN && !ioc->again) {
+        /* To the back of the line: every other connection with work
+         * has its round first. */
+        ioc->again = 1;
+        APR_RING_INSERT_TAIL(&io->again, ioc, mws_io_conn, alink);
     }
     if ((rv = io_poll_for(io, ioc, events)) != APR_SUCCESS) {
         ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, ioc->c, WSLOGNO(00019)
@@ -296,12 +323,12 @@ static void io_say_goodbye(mws_io *io, mws_io_conn *ioc, int quit)
 {
     mws_conn_close(ioc->wc, WS_CLOSE_GOING_AWAY, "server stopping",
                    quit ? 0 : MWS_IO_STOP_CLOSE_TIMEOUT);
-    io_run(io, ioc);
+    io_run(io, ioc, 0);
 }
 
 static void io_adopt(mws_io *io, mws_io_conn *ioc, int stopping, int quit)
 {
-    ioc->adopted = 1;
+    ioc->adopted_at = apr_time_now();
     /* Filters that care (mod_ssl's, mod_http2's) see who runs them now. */
     ioc->c->current_thread = io->thread;
     /* Message buffers and outgoing frames come and go with every message:
@@ -310,7 +337,8 @@ static void io_adopt(mws_io *io, mws_io_conn *ioc, int stopping, int quit)
     mws_conn_use_thread_memory(ioc->wc, io->buffers, io->bucket_alloc);
     APR_RING_INSERT_TAIL(&io->conns, ioc, mws_io_conn, link);
     apr_atomic_inc32(&io->count);
-    io_run(io, ioc);
+    /* (the client may have sent frames right behind its handshake) */
+    io_run(io, ioc, 1);
     if (stopping) {
         io_say_goodbye(io, ioc, quit);
     }
@@ -324,41 +352,77 @@ static void io_run_timers(mws_io *io)
     while ((ioc = apr_skiplist_peek(io->timers)) && ioc->timer_at <= now) {
         apr_skiplist_pop(io->timers, NULL);
         ioc->timer_at = 0;
-        io_run(io, ioc);
+        io_run(io, ioc, 0);
     }
 }
 
-/* Destroy the pools of connections closed long enough ago (all of them
- * when the child exits): this closes the socket and tells the MPM, which
- * counts the connection until then. */
+/* Run once more each connection that spent its budget before this turn
+ * (those that spend it again go back to the end). */
+static void io_run_again(mws_io *io)
+{
+    mws_io_conn *ioc, *last;
+
+    if (APR_RING_EMPTY(&io->again, mws_io_conn, alink)) {
+        return;
+    }
+    last = APR_RING_LAST(&io->again);
+    do {
+        ioc = APR_RING_FIRST(&io->again);
+        APR_RING_REMOVE(ioc, alink);
+        ioc->again = 0;
+        io_run(io, ioc, 1);
+    } while (ioc != last);
+}
+
+/* When io_reap() will destroy @a ioc's pool. */
+static apr_time_t io_reap_at(const mws_io_conn *ioc, int quit)
+{
+    return (quit ? ioc->adopted_at : ioc->closed_at) + MWS_IO_REAP_DELAY;
+}
+
+/* Destroy the pools of connections closed long enough ago: this closes
+ * the socket and tells the MPM, which counts the connection until then.
+ * When the child exits, the only wait left is the one for the worker that
+ * suspended the connection, which touches it after the suspend hook. */
 static void io_reap(mws_io *io, int quit)
 {
     apr_time_t now = apr_time_now();
-    mws_io_conn *ioc;
+    mws_io_conn *ioc, *next;
 
-    while (!APR_RING_EMPTY(&io->graveyard, mws_io_conn, link)) {
-        ioc = APR_RING_FIRST(&io->graveyard);
-        if (!quit && now - ioc->closed_at < MWS_IO_REAP_DELAY) {
-            break;
+    for (ioc = APR_RING_FIRST(&io->graveyard);
+         ioc != APR_RING_SENTINEL(&io->graveyard, mws_io_conn, link);
+         ioc = next) {
+        next = APR_RING_NEXT(ioc, link);
+        if (now < io_reap_at(ioc, quit)) {
+            if (!quit) {
+                break;
+            }
+            continue;
         }
         APR_RING_REMOVE(ioc, link);
         apr_pool_destroy(ioc->c->pool);
     }
 }
 
-static apr_interval_time_t io_poll_timeout(mws_io *io)
+static apr_interval_time_t io_poll_timeout(mws_io *io, int quit)
 {
     mws_io_conn *ioc;
     apr_time_t next = 0, now;
 
+    if (!APR_RING_EMPTY(&io->again, mws_io_conn, alink)) {
+        return 0;
+    }
     if ((ioc = apr_skiplist_peek(io->timers))) {
         next = ioc->timer_at;
     }
-    if (!APR_RING_EMPTY(&io->graveyard, mws_io_conn, link)) {
-        apr_time_t reap = APR_RING_FIRST(&io->graveyard)->closed_at
-                          + MWS_IO_REAP_DELAY;
-        if (!next || reap < next) {
-            next = reap;
+    for (ioc = APR_RING_FIRST(&io->graveyard);
+         ioc != APR_RING_SENTINEL(&io->graveyard, mws_io_conn, link);
+         ioc = APR_RING_NEXT(ioc, link)) {
+        if (!next || io_reap_at(ioc, quit) < next) {
+            next = io_reap_at(ioc, quit);
+        }
+        if (!quit) {
+            break;      /* the oldest closed goes first */
         }
     }
     if (!next) {
@@ -378,17 +442,12 @@ static void *APR_THREAD_FUNC io_main(apr_thread_t *thread, void *baton)
     apr_status_t rv;
 
     for (;;) {
-        apr_thread_mutex_lock(io->lock);
-        stopping = io->stopping;
-        quit = io->quit;
-        apr_thread_mutex_unlock(io->lock);
-
-        while ((ioc = io_next_woken(io))) {
-            if (!ioc->adopted) {
+        while ((ioc = io_next_woken(io, &stopping, &quit))) {
+            if (!ioc->adopted_at) {
                 io_adopt(io, ioc, stopping, quit);
             }
             else {
-                io_run(io, ioc);
+                io_run(io, ioc, 0);
             }
         }
         if (stopping && io->stop_sent < 1 + quit) {
@@ -409,18 +468,21 @@ static void *APR_THREAD_FUNC io_main(apr_thread_t *thread, void *baton)
             break;
         }
 
-        rv = apr_pollset_poll(io->pollset, io_poll_timeout(io), &n, &ready);
-        if (rv != APR_SUCCESS) {
-            if (!APR_STATUS_IS_EINTR(rv) && !APR_STATUS_IS_TIMEUP(rv)) {
-                ap_log_error(APLOG_MARK, APLOG_ERR, rv, ap_server_conf,
-                             WSLOGNO(00020) "polling WebSockets failed");
-                apr_sleep(apr_time_from_msec(10));
+        rv = apr_pollset_poll(io->pollset, io_poll_timeout(io, quit), &n,
+                              &ready);
+        if (rv == APR_SUCCESS) {
+            for (i = 0; i < n; ++i) {
+                io_run(io, ready[i].client_data,
+                       (ready[i].rtnevents & (APR_POLLIN | APR_POLLHUP
+                                              | APR_POLLERR)) != 0);
             }
-            continue;
         }
-        for (i = 0; i < n; ++i) {
-            io_run(io, ready[i].client_data);
+        else if (!APR_STATUS_IS_EINTR(rv) && !APR_STATUS_IS_TIMEUP(rv)) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, ap_server_conf,
+                         WSLOGNO(00020) "polling WebSockets failed");
+            apr_sleep(apr_time_from_msec(10));
         }
+        io_run_again(io);
     }
     apr_thread_exit(thread, APR_SUCCESS);
     return NULL;
@@ -556,6 +618,7 @@ static apr_status_t io_create(mws_io *io, apr_pool_t *pchild)
     io->bucket_alloc = apr_bucket_alloc_create(io->buffers);
     APR_RING_INIT(&io->woken, mws_io_conn, wlink);
     APR_RING_INIT(&io->conns, mws_io_conn, link);
+    APR_RING_INIT(&io->again, mws_io_conn, alink);
     APR_RING_INIT(&io->graveyard, mws_io_conn, link);
     if ((rv = apr_thread_mutex_create(&io->lock, APR_THREAD_MUTEX_DEFAULT,
                                       p)) != APR_SUCCESS

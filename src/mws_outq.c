@@ -1,9 +1,16 @@
 /* mws_outq.c: the cross-thread send queue: copy under a small lock, wake the owner, never wait for the write. */
+#include <stdlib.h>
+
 #include <apr_allocator.h>
 #include <apr_atomic.h>
 #include <apr_thread_mutex.h>
 
 #include "mws_outq.h"
+
+/* Pending output (queued plus the owner's backlog) may reach this many
+ * times the limit: the owner stops reading its client at the limit, and
+ * other threads' messages may arrive in bursts before it runs again. */
+#define MWS_OUTQ_BURST 2
 
 /* Senders copy into one pool while the owner sends from the other. Both
  * are unmanaged pools with their own allocators, made on the first push
@@ -15,21 +22,41 @@ struct mws_outq {
     apr_pool_t *filling;        /* senders allocate here, under lock */
     apr_pool_t *taken;          /* the owner's: holds the last take */
     mws_outq_item *head, **tail;
-    apr_size_t queued, limit;
+    mws_outq_item *taken_items; /* the last take, for their references */
+    apr_size_t queued;          /* bytes of the items, headers included */
+    apr_size_t limit;
     apr_uint32_t backlog;       /* the owner's unsent bytes (atomic) */
     apr_size_t dropped;
     int drop;
     int overflow;               /* a push was refused (close mode) */
     int woken;                  /* a wakeup is on its way */
+    int closing;                /* a CLOSE item was queued */
+    apr_uint32_t refused;       /* a push was refused since asked (atomic) */
     int shut;
     mws_outq_wake_fn *wake;
     void *baton;
 };
 
+/* Give back the references of shared messages in @a items. */
+static void outq_unref(mws_outq_item *items)
+{
+    mws_outq_item *next;
+
+    for (; items; items = next) {
+        next = items->next;
+        if (items->msg) {
+            mws_msg_unref(items->msg);
+            free(items);
+        }
+    }
+}
+
 static apr_status_t outq_cleanup(void *baton)
 {
     mws_outq *q = baton;
 
+    outq_unref(q->head);
+    outq_unref(q->taken_items);
     if (q->filling) {
         apr_pool_destroy(q->filling);
     }
@@ -69,65 +96,109 @@ void mws_outq_set_backlog(mws_outq *q, apr_size_t bytes)
                                                          : (apr_uint32_t)bytes);
 }
 
-/* Under the lock. */
-static int outq_over_limit(mws_outq *q)
+/* How much a push of @a size bytes (item header included) would leave
+ * pending: queued here plus the owner's backlog. Under the lock. */
+static apr_size_t outq_pending(mws_outq *q, apr_size_t size)
 {
-    apr_size_t pending = q->queued + apr_atomic_read32(&q->backlog);
-
-    /* Refused only once at the mark, so one message of any size still
-     * goes to a connection that keeps up. */
-    return pending >= q->limit;
+    return q->queued + apr_atomic_read32(&q->backlog) + size;
 }
 
-apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
-                           const void *data, apr_size_t len)
+/* May a push of @a len bytes (@a size with its item) be queued? Counts
+ * what is refused; *pwake says that the owner must hear of it. Under the
+ * lock. */
+static apr_status_t outq_admit(mws_outq *q, mws_outq_kind_e kind,
+                               apr_size_t len, apr_size_t size, int *pwake)
 {
-    mws_outq_item *item;
-    apr_status_t rv = APR_SUCCESS;
-
-    apr_thread_mutex_lock(q->lock);
-    if (q->shut) {
-        rv = APR_EOF;
+    if (q->shut || q->closing) {
+        return APR_EOF;
     }
-    else if (kind != MWS_OUTQ_CLOSE && outq_over_limit(q)) {
-        rv = APR_ENOSPC;
+    if (kind == MWS_OUTQ_CLOSE) {
+        return APR_SUCCESS;
+    }
+    if (len > q->limit) {
+        /* More than the connection's whole allowance: never held for
+         * it, whether or not its client reads. */
+        ++q->dropped;
+        return APR_ENOSPC;
+    }
+    if (outq_pending(q, size) > MWS_OUTQ_BURST * q->limit) {
+        /* The client has not taken what it was sent, or more came in
+         * than the owner could write since it last ran: a slow
+         * consumer. */
+        apr_atomic_set32(&q->refused, 1);
         if (q->drop) {
             ++q->dropped;
         }
         else if (!q->overflow) {
             q->overflow = 1;
-            goto wake;
+            *pwake = 1;
         }
+        return APR_ENOSPC;
     }
-    else if (!q->filling
-             && (rv = apr_pool_create_unmanaged_ex(&q->filling, NULL, NULL))
-                != APR_SUCCESS) {
+    return APR_SUCCESS;
+}
+
+/* Memory for an item of @a size bytes. Under the lock. */
+static mws_outq_item *outq_item_alloc(mws_outq *q, int shared,
+                                      apr_size_t size)
+{
+    if (shared) {
+        /* A reference is a small fixed item, one per member of a publish:
+         * from the heap, so that a fan-out maps and unmaps no pool block
+         * per member (Debian's APR allocates blocks with mmap). */
+        return malloc(size);
+    }
+    if (!q->filling
+        && apr_pool_create_unmanaged_ex(&q->filling, NULL, NULL)
+           != APR_SUCCESS) {
         q->filling = NULL;
+        return NULL;
     }
-    else if (!(item = apr_palloc(q->filling, sizeof(*item) + len))) {
+    return apr_palloc(q->filling, size);
+}
+
+/* Queue an item of @a len bytes: a copy of @a data, or a reference to
+ * @a msg. */
+static apr_status_t outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
+                              const void *data, apr_size_t len, mws_msg *msg)
+{
+    mws_outq_item *item;
+    apr_size_t size = sizeof(*item) + (msg ? 0 : len);
+    apr_status_t rv;
+    int wake = 0;
+
+    apr_thread_mutex_lock(q->lock);
+    rv = outq_admit(q, kind, len, sizeof(*item) + len, &wake);
+    if (rv == APR_SUCCESS && !(item = outq_item_alloc(q, msg != NULL, size))) {
         rv = APR_ENOMEM;
     }
-    else {
+    if (rv == APR_SUCCESS) {
         item->next = NULL;
         item->kind = kind;
         item->code = code;
         item->len = len;
-        if (len) {
-            memcpy(item->data, data, len);
+        item->msg = msg;
+        if (msg) {
+            mws_msg_ref(msg);
         }
-        item->data[len] = '\0';
+        else {
+            if (len) {
+                memcpy(item->data, data, len);
+            }
+            item->data[len] = '\0';
+        }
         *q->tail = item;
         q->tail = &item->next;
-        q->queued += len;
-        goto wake;
+        q->queued += sizeof(*item) + len;
+        if (kind == MWS_OUTQ_CLOSE) {
+            /* Nothing goes after a close frame. */
+            q->closing = 1;
+        }
+        wake = 1;
     }
-    apr_thread_mutex_unlock(q->lock);
-    return rv;
-
-wake:
     /* Woken under the lock, so that no wakeup can follow mws_outq_shut()
      * and reach an owner that has forgotten this connection. */
-    if (!q->woken && q->wake) {
+    if (wake && !q->woken && q->wake) {
         q->woken = 1;
         q->wake(q->baton);
     }
@@ -135,14 +206,28 @@ wake:
     return rv;
 }
 
+apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
+                           const void *data, apr_size_t len)
+{
+    return outq_push(q, kind, code, data, len, NULL);
+}
+
+apr_status_t mws_outq_push_msg(mws_outq *q, mws_msg *msg)
+{
+    return outq_push(q, (mws_outq_kind_e)msg->type, 0, NULL, msg->len, msg);
+}
+
 mws_outq_item *mws_outq_take(mws_outq *q, int *poverflow)
 {
     mws_outq_item *items;
 
     apr_thread_mutex_lock(q->lock);
-    items = q->head;
+    items = q->taken_items = q->head;
     q->head = NULL;
     q->tail = &q->head;
+    /* Until the owner says what it could write, what it takes is its
+     * backlog. */
+    mws_outq_set_backlog(q, apr_atomic_read32(&q->backlog) + q->queued);
     q->queued = 0;
     q->woken = 0;
     *poverflow = q->overflow;
@@ -155,6 +240,8 @@ mws_outq_item *mws_outq_take(mws_outq *q, int *poverflow)
 
 void mws_outq_release(mws_outq *q)
 {
+    outq_unref(q->taken_items);
+    q->taken_items = NULL;
     if (q->taken) {
         apr_pool_destroy(q->taken);
         q->taken = NULL;
@@ -170,4 +257,9 @@ apr_size_t mws_outq_shut(mws_outq *q)
     dropped = q->dropped;
     apr_thread_mutex_unlock(q->lock);
     return dropped;
+}
+
+int mws_outq_refused(mws_outq *q)
+{
+    return apr_atomic_xchg32(&q->refused, 0) != 0;
 }

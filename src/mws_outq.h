@@ -4,6 +4,8 @@
 
 #include <apr_pools.h>
 
+#include "mws_msg.h"
+
 typedef enum {
     MWS_OUTQ_TEXT = 1,      /* the values of websocket_type_e */
     MWS_OUTQ_BINARY = 2,
@@ -15,8 +17,9 @@ typedef struct mws_outq_item {
     struct mws_outq_item *next;
     mws_outq_kind_e kind;
     int code;               /* MWS_OUTQ_CLOSE */
+    mws_msg *msg;           /* a shared message (its reference), or NULL */
     apr_size_t len;
-    char data[1];           /* len bytes, then '\0' */
+    char data[1];           /* without msg: len bytes, then '\0' */
 } mws_outq_item;
 
 typedef struct mws_outq mws_outq;
@@ -28,10 +31,14 @@ typedef void mws_outq_wake_fn(void *baton);
 /**
  * Create the queue of one connection (owner thread). It holds no memory
  * while it is empty.
- * @param limit  the connection's pending output (queued here plus the
- *               owner's backlog) at or above which pushes are refused
- * @param drop   refused pushes are dropped (1) or mark the queue overflowed,
- *               which the owner learns from mws_outq_take() (0)
+ * @param limit  the connection's allowance (WebSocketMaxPendingOutput): a
+ *               message larger is refused, and pending output (queued
+ *               here plus the owner's backlog) may reach twice it, so that
+ *               a burst from other threads before the owner runs again
+ *               does not make a client that reads look slow
+ * @param drop   pushes refused for a slow consumer are dropped (1) or
+ *               mark the queue overflowed, which the owner learns from
+ *               mws_outq_take() (0)
  */
 apr_status_t mws_outq_create(mws_outq **pq, apr_pool_t *p, apr_size_t limit,
                              int drop);
@@ -45,13 +52,21 @@ void mws_outq_set_backlog(mws_outq *q, apr_size_t bytes);
 
 /**
  * Queue a copy of @a data (any thread) and wake the owner, unless a wakeup
- * is already on its way.
- * @return APR_SUCCESS, APR_EOF after mws_outq_shut(), APR_ENOSPC while the
- *         pending output is at the limit (a slow consumer), or an
- *         allocation failure.
+ * is already on its way. Every item counts against the bound, its header
+ * included; nothing is queued after a CLOSE.
+ * @return APR_SUCCESS, APR_EOF after mws_outq_shut() or a CLOSE,
+ *         APR_ENOSPC for a message larger than the limit (dropped) or
+ *         while the pending output is at its bound (a slow consumer: as
+ *         @a drop says), or an allocation failure.
  */
 apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
                            const void *data, apr_size_t len);
+
+/**
+ * Queue a reference to the shared @a msg (any thread), as
+ * mws_outq_push() queues a copy: the same bound counts its whole length.
+ */
+apr_status_t mws_outq_push_msg(mws_outq *q, mws_msg *msg);
 
 /**
  * Take everything queued so far, oldest first (owner thread); NULL if
@@ -61,11 +76,17 @@ apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
  */
 mws_outq_item *mws_outq_take(mws_outq *q, int *poverflow);
 
-/** Free what the last mws_outq_take() returned (owner thread). */
+/** Free what the last mws_outq_take() returned, references to shared
+ *  messages included (owner thread). */
 void mws_outq_release(mws_outq *q);
 
 /** Refuse every later push with APR_EOF (owner thread); after it returns
- *  no push wakes the owner any more. @return the pushes dropped. */
+ *  no push wakes the owner any more. @return the pushes dropped (too
+ *  large, or under drop mode). */
 apr_size_t mws_outq_shut(mws_outq *q);
+
+/** Has a push been refused for a slow consumer since the owner last
+ *  asked (owner thread)? For the handler's writable callback. */
+int mws_outq_refused(mws_outq *q);
 
 #endif /* MWS_OUTQ_H */

@@ -24,6 +24,9 @@ APR_RING_HEAD(mws_runner_list, mws_runner_entry);
 
 /* How long a stopping child waits for a client's close frame. */
 #define MWS_STOP_CLOSE_TIMEOUT apr_time_from_sec(1)
+/* Prefork tells a child to stop with a signal alone, which interrupts the
+ * poll but is missed when it comes just before it: look this often. */
+#define MWS_STOP_CHECK_INTERVAL apr_time_from_sec(1)
 
 static struct {
     apr_thread_mutex_t *lock;       /* NULL when the MPM is not threaded */
@@ -102,7 +105,8 @@ int mws_runner_block(mws_conn *wc, conn_rec *c)
             mws_conn_close(wc, WS_CLOSE_GOING_AWAY, "server stopping",
                            MWS_STOP_CLOSE_TIMEOUT);
         }
-        if (mws_conn_pump(wc, &events, &deadline) != APR_SUCCESS) {
+        rv = mws_conn_pump(wc, 1, &events, &deadline);
+        if (rv == APR_EOF) {
             break;
         }
         if (events != polled) {
@@ -115,12 +119,17 @@ int mws_runner_block(mws_conn *wc, conn_rec *c)
             }
             polled = events;
         }
-        timeout = -1;
-        if (deadline) {
+        timeout = runners.lock ? -1 : MWS_STOP_CHECK_INTERVAL;
+        if (rv == APR_EAGAIN) {
+            /* Only look for wakeups and timers before the next round. */
+            timeout = 0;
+        }
+        else if (deadline && (timeout < 0
+                              || deadline - apr_time_now() < timeout)) {
+            /* Whole milliseconds, rounded up: epoll rounds down, and a
+             * deadline less than one away would spin until it is due. */
             timeout = deadline - apr_time_now();
-            if (timeout < 0) {
-                timeout = 0;
-            }
+            timeout = timeout > 0 ? (timeout + 999) / 1000 * 1000 : 0;
         }
         rv = apr_pollset_poll(entry.pollset, timeout, &n, &signalled);
         if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)
@@ -138,9 +147,9 @@ int mws_runner_block(mws_conn *wc, conn_rec *c)
 }
 
 /* Runs in the child's main or listener thread (event, worker) once the
- * MPM state is STOPPING: wake every runner so it sees it. Prefork runs
- * this hook from a signal handler, where no lock may be taken; there the
- * signal itself interrupts the runner's poll. */
+ * MPM state is STOPPING: wake every runner so it sees it. Prefork has no
+ * lock here (it runs this hook from a signal handler, if at all); its
+ * runner sees the state within MWS_STOP_CHECK_INTERVAL. */
 static void mws_runner_hook_child_stopping(apr_pool_t *pchild, int graceful)
 {
     mws_runner_entry *entry;

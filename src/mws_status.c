@@ -5,6 +5,7 @@
 #include <http_protocol.h>
 #include <ap_mpm.h>
 #include <apr_atomic.h>
+#include <apr_date.h>
 #include <apr_optional_hooks.h>
 #include <apr_shm.h>
 #include <mod_status.h>
@@ -33,7 +34,21 @@ typedef struct {
     volatile apr_uint64_t bytes_in, bytes_out;
     volatile apr_uint64_t closes[MWS_STATUS_NCODES + 1];
     volatile apr_uint64_t dropped, slow_closed;
+    /* The bus (WebSocketBroker) of this child. */
+    volatile apr_uint32_t bus_state;    /* mws_bus_state_e */
+    volatile apr_uint64_t bus_since;    /* apr_time_t of the last change */
+    volatile apr_uint64_t bus[WEBSOCKET_BUS_RECONNECTS + 1];
 } mws_status_slot;
+
+typedef enum {
+    MWS_BUS_NONE,
+    MWS_BUS_UP,
+    MWS_BUS_DOWN
+} mws_bus_state_e;
+
+static const char *const bus_counter_names[] = {
+    "Published", "Consumed", "Dropped", "Reconnects"
+};
 
 static apr_shm_t *status_shm;           /* one per generation (pconf) */
 static mws_status_slot *status_slots;
@@ -91,6 +106,21 @@ void mws_status_slow_closed(void)
     }
 }
 
+void mws_status_bus_count(websocket_bus_counter_e what, apr_uint64_t n)
+{
+    if (my_slot && what <= WEBSOCKET_BUS_RECONNECTS) {
+        apr_atomic_add64(&my_slot->bus[what], n);
+    }
+}
+
+void mws_status_bus_connected(int up)
+{
+    if (my_slot) {
+        apr_atomic_set64(&my_slot->bus_since, (apr_uint64_t)apr_time_now());
+        apr_atomic_set32(&my_slot->bus_state, up ? MWS_BUS_UP : MWS_BUS_DOWN);
+    }
+}
+
 /* ---- shared memory and slots ---------------------------------------- */
 
 static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -141,6 +171,7 @@ static void status_child_init(apr_pool_t *pchild, server_rec *s)
             for (r = 0; r < MWS_RUNNER_COUNT; ++r) {
                 apr_atomic_set32(&slot->open[r], 0);
             }
+            apr_atomic_set32(&slot->bus_state, MWS_BUS_NONE);
             my_slot = slot;
         }
     }
@@ -152,6 +183,8 @@ static int status_hook(request_rec *r, int flags)
 {
     mws_status_slot sum;
     apr_uint32_t open_total = 0;
+    int bus_up = 0, bus_down = 0;
+    apr_time_t down_since = 0;
     apr_size_t i;
     int n, k;
 
@@ -161,8 +194,12 @@ static int status_hook(request_rec *r, int flags)
     memset(&sum, 0, sizeof(sum));
     for (n = 0; n < status_nslots; ++n) {
         mws_status_slot *slot = &status_slots[n];
+        apr_uint32_t pid = apr_atomic_read32(&slot->pid);
 
-        for (k = 0; k < MWS_RUNNER_COUNT; ++k) {
+        /* A child that crashed closed nothing: its WebSockets are gone
+         * with it, its totals are not. */
+        for (k = 0; pid && !status_pid_gone(pid) && k < MWS_RUNNER_COUNT;
+             ++k) {
             sum.open[k] += apr_atomic_read32(&slot->open[k]);
         }
         sum.opened += apr_atomic_read64(&slot->opened);
@@ -175,6 +212,25 @@ static int status_hook(request_rec *r, int flags)
         }
         sum.dropped += apr_atomic_read64(&slot->dropped);
         sum.slow_closed += apr_atomic_read64(&slot->slow_closed);
+        for (i = 0; i <= WEBSOCKET_BUS_RECONNECTS; ++i) {
+            sum.bus[i] += apr_atomic_read64(&slot->bus[i]);
+        }
+        if (pid && !status_pid_gone(pid)) {
+            switch (apr_atomic_read32(&slot->bus_state)) {
+            case MWS_BUS_UP:
+                ++bus_up;
+                break;
+            case MWS_BUS_DOWN: {
+                apr_time_t t = (apr_time_t)apr_atomic_read64(&slot->bus_since);
+
+                ++bus_down;
+                if (!down_since || t < down_since) {
+                    down_since = t;
+                }
+                break;
+            }
+            }
+        }
     }
     for (k = 0; k < MWS_RUNNER_COUNT; ++k) {
         open_total += sum.open[k];
@@ -202,6 +258,18 @@ static int status_hook(request_rec *r, int flags)
                    "WebSocketSlowConsumerCloses: %" APR_UINT64_T_FMT "\n",
                    sum.closes[MWS_STATUS_NCODES], sum.dropped,
                    sum.slow_closed);
+        if (bus_up || bus_down) {
+            ap_rprintf(r, "WebSocketBrokerConnected: %d\n"
+                       "WebSocketBrokerReconnecting: %d\n", bus_up, bus_down);
+            if (bus_down) {
+                ap_rprintf(r, "WebSocketBrokerDownSeconds: %" APR_TIME_T_FMT
+                           "\n", apr_time_sec(apr_time_now() - down_since));
+            }
+            for (i = 0; i <= WEBSOCKET_BUS_RECONNECTS; ++i) {
+                ap_rprintf(r, "WebSocketBroker%s: %" APR_UINT64_T_FMT "\n",
+                           bus_counter_names[i], sum.bus[i]);
+            }
+        }
         return OK;
     }
 
@@ -220,6 +288,23 @@ static int status_hook(request_rec *r, int flags)
     ap_rprintf(r, "<dt>Slow consumers: %" APR_UINT64_T_FMT " messages "
                "dropped, %" APR_UINT64_T_FMT " WebSockets closed</dt></dl>\n",
                sum.dropped, sum.slow_closed);
+    if (bus_up || bus_down) {
+        char since[APR_RFC822_DATE_LEN];
+
+        ap_rprintf(r, "<dl><dt>Broker: connected in %d children, "
+                   "reconnecting in %d", bus_up, bus_down);
+        if (bus_down) {
+            apr_rfc822_date(since, down_since);
+            ap_rprintf(r, " (since %s)", since);
+        }
+        ap_rprintf(r, "; messages published %" APR_UINT64_T_FMT ", consumed %"
+                   APR_UINT64_T_FMT ", dropped %" APR_UINT64_T_FMT "; %"
+                   APR_UINT64_T_FMT " reconnects</dt></dl>\n",
+                   sum.bus[WEBSOCKET_BUS_PUBLISHED],
+                   sum.bus[WEBSOCKET_BUS_CONSUMED],
+                   sum.bus[WEBSOCKET_BUS_DROPPED],
+                   sum.bus[WEBSOCKET_BUS_RECONNECTS]);
+    }
     if (!(flags & AP_STATUS_NOTABLE)) {
         ap_rputs("<table><tr><th>Close code</th><th>WebSockets</th></tr>\n",
                  r);

@@ -4,6 +4,8 @@
 
 #include <httpd.h>
 
+#include "mod_websocket_bus.h"
+
 /** Who runs a WebSocket (what mod_status shows them open by). */
 typedef enum {
     MWS_RUNNER_ASYNC,       /* an I/O thread of the event MPM's child */
@@ -27,5 +29,9 @@ void mws_status_traffic(apr_uint64_t msgs_in, apr_uint64_t msgs_out,
 void mws_status_dropped(void);
 /** A slow consumer closed (WebSocketSlowConsumer close). */
 void mws_status_slow_closed(void);
+/** The bus's counters and state (websocket_bus_core's count and
+ *  connected). */
+void mws_status_bus_count(websocket_bus_counter_e what, apr_uint64_t n);
+void mws_status_bus_connected(int up);
 
 #endif /* MWS_STATUS_H */

@@ -1,4 +1,4 @@
-/* wsload.c: load generator of tests/bench: WebSocket (or raw TCP) echo with verification and latency, idle WebSockets with pings, open/close cycles. */
+/* wsload.c: load generator of tests/bench: WebSocket (or raw TCP) echo with verification and latency, idle WebSockets with pings, open/close cycles, channel fan-out (subscribers and an HTTP publisher). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netdb.h>
@@ -11,27 +11,40 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Latencies are counted in microsecond buckets up to one second; slower
- * ones land in the last bucket. */
+/* Latencies are counted in WL_HIST_US buckets of hist_unit microseconds
+ * (1: up to one second; fanout 10: up to ten); slower ones land in the
+ * last bucket. */
 #define WL_HIST_US 1000000
 #define WL_RBUF_MIN (256 * 1024)
 /* Each message starts with its sequence number in 16 hex digits (text
  * stays UTF-8), so every echo is matched, checked byte for byte, and timed
  * against the send time kept for it (echoes come back in order). */
 #define WL_STAMP 16
+/* Fan-out: each published message starts with its sequence number and
+ * the publisher's CLOCK_MONOTONIC time at the POST, "%016llx %016llx ",
+ * so every subscriber checks order, loss and duplicates and times the
+ * delivery (publisher and subscribers share the machine's clock). */
+#define WL_FANOUT_STAMP 34
+/* Deliveries per message, by sequence number modulo this (more than any
+ * window): the publisher knows when every subscriber has a message. */
+#define WL_RING 65536
+#define WL_MAX_TARGETS 8
 
-typedef enum { WL_ECHO, WL_IDLE, WL_CYCLES } wl_mode_e;
+typedef enum { WL_ECHO, WL_IDLE, WL_CYCLES, WL_FANOUT } wl_mode_e;
 typedef enum { WL_CONNECTING, WL_HANDSHAKE, WL_OPEN, WL_CLOSING } wl_state_e;
 
 typedef struct wl_conn {
     int fd;
     int id;
+    int target;                     /* cfg.targets[] */
+    int was_open;                   /* fanout: subscribed at some point */
     wl_state_e state;
     uint64_t next_seq, expect_seq;  /* sent, and next echo expected */
     uint64_t next_ping;             /* idle: ns */
@@ -45,22 +58,46 @@ typedef struct wl_conn {
     size_t wcap;
 } wl_conn;
 
+typedef struct wl_target {
+    struct sockaddr_in addr;
+    char host[64], path[256];
+} wl_target;
+
 static struct {
     wl_mode_e mode;
     int raw;                        /* tcp:// URL: no WebSocket framing */
-    struct sockaddr_in addr;
-    char host[64], path[256];
+    wl_target targets[WL_MAX_TARGETS];  /* connections go round-robin */
+    int ntargets;
+    wl_target pub;                  /* fanout: where to POST */
     int conns, window, text, procs, sources, json;
     size_t size, rbuf;
-    double duration, ping_interval, rate;
+    double duration, ping_interval, rate, pub_rate, drain;
     long cycles;
 } cfg = { .conns = 1, .window = 1, .size = 32, .duration = 10,
-          .ping_interval = 10, .rate = 5000, .procs = 1, .sources = 1 };
+          .ping_interval = 10, .rate = 5000, .procs = 1, .sources = 1,
+          .drain = 10 };
 
 static struct {
     uint64_t msgs, bytes, errors, connected, failed, pongs, missed, closes;
+    /* fanout: messages skipped or seen twice by a subscriber, subscribers
+     * the server closed, the last delivery's time */
+    uint64_t missing, dups, cut, last_ns;
     uint64_t hist[WL_HIST_US + 1];
 } st;
+
+/* Fanout: what the publisher (the first process) and the subscriber
+ * processes share, in an anonymous shared mapping made before fork(). */
+typedef struct wl_shared {
+    int ready;                      /* subscriber processes all settled */
+    int done;                       /* publisher: report and exit */
+    uint64_t subscribed;            /* subscribers open now */
+    uint64_t published;             /* messages the server accepted */
+    uint32_t acks[WL_RING];         /* deliveries of seq, at seq % WL_RING */
+} wl_shared;
+
+static wl_shared *shm;
+static uint64_t read_ns;            /* when the bytes being parsed arrived */
+static unsigned int hist_unit = 1;  /* microseconds per latency bucket */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 static int ep;
@@ -138,6 +175,55 @@ static void check_payload(wl_conn *c, const char *p, size_t len)
     ++st.hist[us > WL_HIST_US ? WL_HIST_US : us];
     ++st.msgs;
     st.bytes += len;
+}
+
+/* 16 hex digits, or -1 in *pok. */
+static uint64_t parse_hex16(const char *p, int *pok)
+{
+    uint64_t v = 0;
+    int i, d;
+
+    for (i = 0; i < 16; ++i) {
+        char ch = p[i];
+        d = ch >= '0' && ch <= '9' ? ch - '0'
+            : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        if (d < 0) {
+            *pok = 0;
+            return 0;
+        }
+        v = (v << 4) | (uint64_t)d;
+    }
+    return v;
+}
+
+/* Fanout: one delivery to subscriber @a c. Messages come in the
+ * publisher's order: a gap is missing messages, an old number a
+ * duplicate. The latency runs from the publisher's stamp to the read that
+ * brought the message. */
+static void fanout_payload(wl_conn *c, const char *p, size_t len)
+{
+    uint64_t seq, sent, us;
+    int ok = len == cfg.size && p[16] == ' ' && p[33] == ' ';
+
+    seq = ok ? parse_hex16(p, &ok) : 0;
+    sent = ok ? parse_hex16(p + 17, &ok) : 0;
+    if (!ok || memcmp(p + WL_FANOUT_STAMP, body + WL_FANOUT_STAMP,
+                      len - WL_FANOUT_STAMP)) {
+        ++st.errors;
+        return;
+    }
+    if (seq < c->expect_seq) {
+        ++st.dups;
+        return;
+    }
+    st.missing += seq - c->expect_seq;
+    c->expect_seq = seq + 1;
+    us = read_ns > sent ? (read_ns - sent) / 1000 / hist_unit : 0;
+    ++st.hist[us > WL_HIST_US ? WL_HIST_US : us];
+    ++st.msgs;
+    st.bytes += len;
+    st.last_ns = read_ns;
+    __atomic_add_fetch(&shm->acks[seq % WL_RING], 1, __ATOMIC_RELEASE);
 }
 
 static char *out_reserve(wl_conn *c, size_t n)
@@ -235,6 +321,7 @@ static int conn_open(wl_conn *c, int id)
 
     memset(c, 0, sizeof(*c));
     c->id = id;
+    c->target = id % cfg.ntargets;
     c->rbuf = malloc(cfg.rbuf);
     c->sent_at = calloc((size_t)cfg.window, sizeof(*c->sent_at));
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -256,7 +343,8 @@ static int conn_open(wl_conn *c, int id)
             return -1;
         }
     }
-    if (connect(c->fd, (struct sockaddr *)&cfg.addr, sizeof(cfg.addr))
+    if (connect(c->fd, (struct sockaddr *)&cfg.targets[c->target].addr,
+                sizeof(cfg.targets[c->target].addr))
         && errno != EINPROGRESS) {
         return -1;
     }
@@ -285,6 +373,10 @@ static void conn_started(wl_conn *c)
 
     c->state = WL_OPEN;
     ++st.connected;
+    if (cfg.mode == WL_FANOUT) {
+        c->was_open = 1;
+        __atomic_add_fetch(&shm->subscribed, 1, __ATOMIC_RELEASE);
+    }
     c->next_ping = now_ns() + (uint64_t)(cfg.ping_interval * 1e9
                                          * (rand64() % 1000) / 1000);
     if (cfg.mode == WL_ECHO) {
@@ -314,7 +406,9 @@ static void send_handshake(wl_conn *c)
     n = snprintf(out_reserve(c, 512), 512,
                  "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
                  "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                 "Sec-WebSocket-Version: 13\r\n\r\n", cfg.path, cfg.host, key);
+                 "Sec-WebSocket-Version: 13\r\n\r\n",
+                 cfg.targets[c->target].path, cfg.targets[c->target].host,
+                 key);
     c->wlen -= 512 - (size_t)n;
     c->state = WL_HANDSHAKE;
 }
@@ -389,6 +483,9 @@ static int conn_input(wl_conn *c)
             check_payload(c, (char *)h + hlen, len);
             send_message(c);
         }
+        else if (cfg.mode == WL_FANOUT && c->state == WL_OPEN) {
+            fanout_payload(c, (char *)h + hlen, len);
+        }
         else if (cfg.mode == WL_CYCLES && c->state == WL_OPEN) {
             check_payload(c, (char *)h + hlen, len);
             send_frame(c, 8, "\x03\xe8", 2, 0);
@@ -423,7 +520,9 @@ static int conn_event(wl_conn *c, unsigned int events)
     }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
         for (;;) {
-            n = read(c->fd, c->rbuf + c->rlen, cfg.rbuf - c->rlen);
+            size_t room = cfg.rbuf - c->rlen;
+
+            n = read(c->fd, c->rbuf + c->rlen, room);
             if (n == 0) {
                 return -1;
             }
@@ -434,8 +533,17 @@ static int conn_event(wl_conn *c, unsigned int events)
                 break;
             }
             c->rlen += (size_t)n;
+            if (cfg.mode == WL_FANOUT) {
+                read_ns = now_ns();
+            }
             if (conn_input(c)) {
                 return -1;
+            }
+            if (cfg.mode == WL_FANOUT && (size_t)n < room) {
+                /* A short read took all there was: epoll (level-
+                 * triggered) says when more comes; saves the EAGAIN read
+                 * of every delivery. */
+                break;
             }
         }
     }
@@ -485,8 +593,9 @@ static void run(int first_id, int n)
     wl_conn *cs = calloc((size_t)n, sizeof(*cs));
     struct epoll_event evs[512];
     uint64_t t0 = now_ns(), end, now, next_check = 0;
-    int opened = 0, live = 0, i, k;
+    int opened = 0, live = 0, i, k, ready = 0;
     long cycles_started = 0;
+    pid_t parent = getppid();
 
     if (!cs || (ep = epoll_create1(0)) < 0) {
         die("setup");
@@ -498,7 +607,7 @@ static void run(int first_id, int n)
     for (;;) {
         now = now_ns();
         /* Open connections at the configured rate (all at once for echo). */
-        while (opened < n && (cfg.mode != WL_IDLE
+        while (opened < n && ((cfg.mode != WL_IDLE && cfg.mode != WL_FANOUT)
                               || opened < (now - t0) / 1e9 * cfg.rate
                                           / cfg.procs + 1)) {
             if (cfg.mode == WL_CYCLES && cycles_started >= cfg.cycles) {
@@ -514,11 +623,18 @@ static void run(int first_id, int n)
             }
             ++opened;
         }
-        if (cfg.mode == WL_CYCLES ? (live == 0 && cycles_started >= cfg.cycles)
-                                  : now >= end) {
+        if (cfg.mode == WL_FANOUT) {
+            /* The publisher says when it is over (or is gone). */
+            if (__atomic_load_n(&shm->done, __ATOMIC_ACQUIRE)
+                || getppid() != parent) {
+                break;
+            }
+        }
+        else if (cfg.mode == WL_CYCLES
+                 ? (live == 0 && cycles_started >= cfg.cycles) : now >= end) {
             break;
         }
-        if (now > end + 30000000000ULL) {
+        else if (now > end + 30000000000ULL) {
             fprintf(stderr, "wsload: hard deadline passed\n");
             break;
         }
@@ -527,6 +643,11 @@ static void run(int first_id, int n)
             wl_conn *c = evs[i].data.ptr;
             if (conn_event(c, evs[i].events) == 0) {
                 continue;
+            }
+            if (c->was_open) {
+                /* A subscriber the server closed gets nothing more. */
+                ++st.cut;
+                __atomic_sub_fetch(&shm->subscribed, 1, __ATOMIC_RELEASE);
             }
             conn_free(c);
             --live;
@@ -546,11 +667,238 @@ static void run(int first_id, int n)
             ping_due(cs, opened, now);
             next_check = now + 100000000ULL;
         }
+        if (cfg.mode == WL_FANOUT && !ready && opened == n
+            && now >= next_check) {
+            /* Settled: every subscriber open or failed. */
+            for (i = 0; i < n && (cs[i].fd < 0 || cs[i].state >= WL_OPEN);
+                 ++i) {
+            }
+            if (i == n) {
+                ready = 1;
+                __atomic_add_fetch(&shm->ready, 1, __ATOMIC_RELEASE);
+            }
+            next_check = now + 100000000ULL;
+        }
+    }
+    if (cfg.mode == WL_FANOUT) {
+        /* What a subscriber has not got by now, it missed. */
+        uint64_t published = __atomic_load_n(&shm->published,
+                                             __ATOMIC_ACQUIRE);
+        for (i = 0; i < opened; ++i) {
+            if (cs[i].was_open && cs[i].expect_seq < published) {
+                st.missing += published - cs[i].expect_seq;
+            }
+        }
     }
     for (i = 0; i < opened; ++i) {
         conn_free(&cs[i]);
     }
     free(cs);
+}
+
+/* ---- fanout: the publisher -------------------------------------------- */
+
+/* One HTTP/1.1 keep-alive connection to the publisher location (blocking:
+ * the publisher waits for each answer, so it is the only one in flight on
+ * it; the window bounds what the subscribers have not all got yet). */
+typedef struct wl_pub {
+    int fd;
+    char *req;                      /* request head + body, one write */
+    size_t hlen;                    /* head length */
+    char in[16384];
+} wl_pub;
+
+static int pub_connect(wl_pub *pb)
+{
+    struct timeval tv = { 30, 0 };
+    int one = 1;
+
+    pb->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (pb->fd < 0) {
+        return -1;
+    }
+    setsockopt(pb->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(pb->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(pb->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(pb->fd, (struct sockaddr *)&cfg.pub.addr,
+                sizeof(cfg.pub.addr))) {
+        close(pb->fd);
+        pb->fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+/* POST message @a seq, stamped now; its HTTP status, or 0 when the
+ * connection failed. The connection is closed when the server says so. */
+static int pub_post(wl_pub *pb, uint64_t seq)
+{
+    char stamp[WL_FANOUT_STAMP + 1], *end, *v;
+    size_t len = pb->hlen + cfg.size, off = 0, have = 0, want = 0;
+    ssize_t n;
+    int status = 0, keep;
+
+    if (pb->fd < 0 && pub_connect(pb)) {
+        return 0;
+    }
+    snprintf(stamp, sizeof(stamp), "%016llx %016llx ",
+             (unsigned long long)seq, (unsigned long long)now_ns());
+    memcpy(pb->req + pb->hlen, stamp, WL_FANOUT_STAMP);
+    while (off < len) {
+        if ((n = write(pb->fd, pb->req + off, len - off)) <= 0) {
+            goto fail;
+        }
+        off += (size_t)n;
+    }
+    /* The answer: a head, then Content-Length bytes or chunks. */
+    for (end = NULL; !end; ) {
+        if (have == sizeof(pb->in) - 1
+            || (n = read(pb->fd, pb->in + have,
+                         sizeof(pb->in) - 1 - have)) <= 0) {
+            goto fail;
+        }
+        have += (size_t)n;
+        pb->in[have] = '\0';
+        end = strstr(pb->in, "\r\n\r\n");
+    }
+    if (sscanf(pb->in, "HTTP/1.%*d %d", &status) != 1) {
+        goto fail;
+    }
+    end[2] = '\0';                      /* the head, for the searches */
+    keep = !strcasestr(pb->in, "\r\nConnection: close");
+    if ((v = strcasestr(pb->in, "\r\nContent-Length:"))) {
+        want = (size_t)(end + 4 - pb->in) + strtoul(v + 17, NULL, 10);
+    }
+    else if (!strcasestr(pb->in, "\r\nTransfer-Encoding: chunked")) {
+        keep = 0;                       /* to the end of the connection */
+    }
+    end[2] = '\r';
+    for (;;) {
+        if (want ? have >= want
+                 : (keep && memmem(end + 2, have - (size_t)(end + 2 - pb->in),
+                                   "\r\n0\r\n\r\n", 7))) {
+            break;
+        }
+        if (have == sizeof(pb->in) - 1) {
+            goto fail;
+        }
+        if ((n = read(pb->fd, pb->in + have,
+                      sizeof(pb->in) - 1 - have)) <= 0) {
+            if (n == 0 && !keep && !want) {
+                break;
+            }
+            goto fail;
+        }
+        have += (size_t)n;
+    }
+    if (!keep) {
+        close(pb->fd);
+        pb->fd = -1;
+    }
+    return status;
+fail:
+    close(pb->fd);
+    pb->fd = -1;
+    return status;
+}
+
+/* Messages every subscriber has: advance over the complete ones. */
+static uint64_t pub_completed(uint64_t completed, uint64_t published)
+{
+    uint64_t alive = __atomic_load_n(&shm->subscribed, __ATOMIC_ACQUIRE);
+
+    while (completed < published
+           && __atomic_load_n(&shm->acks[completed % WL_RING],
+                              __ATOMIC_ACQUIRE) >= alive) {
+        __atomic_store_n(&shm->acks[completed % WL_RING], 0,
+                         __ATOMIC_RELEASE);
+        ++completed;
+    }
+    return completed;
+}
+
+static struct {
+    uint64_t published, errors, first_ns, end_ns;
+    int stalled;
+} pst;
+
+/* Publish for cfg.duration seconds: at cfg.pub_rate messages/s, or (0) as
+ * fast as the server takes them; never more than cfg.window messages that
+ * some subscriber has not got. Then wait (up to cfg.drain seconds) until
+ * every subscriber has every message. */
+static void publish_run(void)
+{
+    static const struct timespec nap = { 0, 20000 };
+    wl_pub pb;
+    uint64_t seq = 0, completed = 0, done, now, t0, end, progress, due;
+    int status, retried = 0;
+
+    memset(&pb, 0, sizeof(pb));
+    pb.fd = -1;
+    if (!(pb.req = malloc(1024 + cfg.size))) {
+        die("malloc");
+    }
+    pb.hlen = (size_t)snprintf(pb.req, 1024,
+                               "POST %s HTTP/1.1\r\nHost: %s\r\n"
+                               "Content-Type: %s\r\nContent-Length: %zu\r\n"
+                               "\r\n", cfg.pub.path, cfg.pub.host,
+                               cfg.text ? "text/plain"
+                                        : "application/octet-stream",
+                               cfg.size);
+    memcpy(pb.req + pb.hlen, body, cfg.size);
+    t0 = progress = now_ns();
+    end = t0 + (uint64_t)(cfg.duration * 1e9);
+    pst.first_ns = t0;
+    for (now = t0; now < end; now = now_ns()) {
+        done = pub_completed(completed, seq);
+        if (done != completed || done == seq) {
+            progress = now;
+        }
+        completed = done;
+        if (now - progress > 5000000000ULL) {
+            pst.stalled = 1;            /* someone lost a message */
+            break;
+        }
+        if (seq - completed >= (uint64_t)cfg.window) {
+            nanosleep(&nap, NULL);
+            continue;
+        }
+        if (cfg.pub_rate > 0) {
+            due = t0 + (uint64_t)((double)seq * 1e9 / cfg.pub_rate);
+            if (now < due) {
+                if (due - now > 50000) {
+                    nanosleep(&nap, NULL);
+                }
+                continue;
+            }
+        }
+        status = pub_post(&pb, seq);
+        if (status == 200) {
+            ++seq;
+            retried = 0;
+            __atomic_store_n(&shm->published, seq, __ATOMIC_RELEASE);
+        }
+        else if (status == 0 && !retried) {
+            retried = 1;                /* a kept-alive connection closed */
+        }
+        else if (++pst.errors > 100) {
+            fprintf(stderr, "wsload: publish failed (HTTP status %d)\n",
+                    status);
+            break;
+        }
+    }
+    pst.end_ns = now_ns();
+    pst.published = seq;
+    /* Drain: what is in flight arrives, or is missing. */
+    end = now_ns() + (uint64_t)(cfg.drain * 1e9);
+    while (completed < seq && now_ns() < end) {
+        completed = pub_completed(completed, seq);
+        nanosleep(&nap, NULL);
+    }
+    if (pb.fd >= 0) {
+        close(pb.fd);
+    }
+    free(pb.req);
 }
 
 /* ---- results ---------------------------------------------------------- */
@@ -560,13 +908,16 @@ static double percentile(const uint64_t *hist, uint64_t total, double q)
     uint64_t want = (uint64_t)(q * (double)total), seen = 0;
     size_t i;
 
+    if (!total) {
+        return 0;
+    }
     for (i = 0; i <= WL_HIST_US; ++i) {
         seen += hist[i];
         if (seen > want) {
-            return (double)i / 1000.0;
+            return (double)i * hist_unit / 1000.0;
         }
     }
-    return WL_HIST_US / 1000.0;
+    return (double)WL_HIST_US * hist_unit / 1000.0;
 }
 
 static void report(double secs)
@@ -579,7 +930,7 @@ static void report(double secs)
 
     for (i = 0; i <= WL_HIST_US; ++i) {
         if (st.hist[i]) {
-            max = (double)i / 1000.0;
+            max = (double)i * hist_unit / 1000.0;
         }
     }
     if (cfg.json) {
@@ -606,29 +957,94 @@ static void report(double secs)
            (unsigned long long)st.closes, (unsigned long long)st.errors);
 }
 
+static void report_fanout(void)
+{
+    double p50 = percentile(st.hist, st.msgs, 0.50);
+    double p99 = percentile(st.hist, st.msgs, 0.99);
+    double p999 = percentile(st.hist, st.msgs, 0.999);
+    double max = 0, pub_secs = (pst.end_ns - pst.first_ns) / 1e9;
+    /* from the first POST to the last delivery */
+    double secs = st.last_ns > pst.first_ns
+                  ? (st.last_ns - pst.first_ns) / 1e9 : pub_secs;
+    size_t i;
+
+    for (i = 0; i <= WL_HIST_US; ++i) {
+        if (st.hist[i]) {
+            max = (double)i * hist_unit / 1000.0;
+        }
+    }
+    if (cfg.json) {
+        printf("{\"subscribers\": %d, \"connected\": %llu, \"failed\": %llu, "
+               "\"cut\": %llu, \"window\": %d, \"rate\": %.1f, "
+               "\"published\": %llu, \"publish_secs\": %.3f, "
+               "\"publish_per_s\": %.1f, \"publish_errors\": %llu, "
+               "\"deliveries\": %llu, \"secs\": %.3f, "
+               "\"deliveries_per_s\": %.1f, \"p50_ms\": %.3f, "
+               "\"p99_ms\": %.3f, \"p999_ms\": %.3f, \"max_ms\": %.3f, "
+               "\"missing\": %llu, \"duplicates\": %llu, \"errors\": %llu, "
+               "\"stalled\": %d}\n", cfg.conns,
+               (unsigned long long)st.connected,
+               (unsigned long long)st.failed, (unsigned long long)st.cut,
+               cfg.window, cfg.pub_rate, (unsigned long long)pst.published,
+               pub_secs, pst.published / pub_secs,
+               (unsigned long long)pst.errors, (unsigned long long)st.msgs,
+               secs, st.msgs / secs, p50, p99, p999, max,
+               (unsigned long long)st.missing, (unsigned long long)st.dups,
+               (unsigned long long)st.errors, pst.stalled);
+        return;
+    }
+    printf("%llu of %d subscribers (failed %llu, cut %llu); published %llu "
+           "in %.1f s (%.0f/s, window %d, rate %s); %llu deliveries "
+           "(%.0f/s), latency p50 %.3f ms p99 %.3f ms p99.9 %.3f ms max "
+           "%.3f ms; missing %llu, duplicates %llu, errors %llu, publish "
+           "errors %llu%s\n",
+           (unsigned long long)st.connected, cfg.conns,
+           (unsigned long long)st.failed, (unsigned long long)st.cut,
+           (unsigned long long)pst.published, pub_secs,
+           pst.published / pub_secs, cfg.window,
+           cfg.pub_rate > 0 ? "fixed" : "max",
+           (unsigned long long)st.msgs, st.msgs / secs, p50, p99, p999, max,
+           (unsigned long long)st.missing, (unsigned long long)st.dups,
+           (unsigned long long)st.errors, (unsigned long long)pst.errors,
+           pst.stalled ? " (STALLED: a message never reached everyone)"
+                       : "");
+}
+
 /* ---- main ----------------------------------------------------------------- */
 
 static void usage(void)
 {
     fprintf(stderr,
-        "usage: wsload echo|idle|cycles URL [options]\n"
+        "usage: wsload echo|idle|cycles|fanout URL [options]\n"
         "  URL        ws://HOST:PORT/PATH, or tcp://HOST:PORT (echo mode:\n"
-        "             raw TCP, no framing: the baseline)\n"
-        "  -c N       connections (default 1)\n"
-        "  -w N       echo: messages in flight per connection (default 1)\n"
-        "  -s BYTES   echo: message size, at least 16 (default 32)\n"
-        "  -t         echo: text messages (default binary)\n"
-        "  -d SECS    duration (default 10)\n"
+        "             raw TCP, no framing: the baseline); fanout: the\n"
+        "             subscribers' ws://HOST:PORT/sub/CHANNEL, or several,\n"
+        "             comma-separated (connections go round-robin)\n"
+        "  -c N       connections (fanout: subscribers; default 1)\n"
+        "  -w N       echo: messages in flight per connection (default 1);\n"
+        "             fanout: messages published that not every subscriber\n"
+        "             has yet (default 32)\n"
+        "  -s BYTES   message size, at least 16, fanout 40 (default 32,\n"
+        "             fanout 64)\n"
+        "  -t         text messages (default binary)\n"
+        "  -d SECS    duration (fanout: of publishing; default 10)\n"
         "  -n K       cycles: open/echo/close K times, -c at once\n"
         "  -p SECS    idle: ping interval (default 10)\n"
-        "  -r N       idle: connections opened per second (default 5000)\n"
+        "  -r N       idle, fanout: connections opened per second (default\n"
+        "             5000)\n"
+        "  -u URL     fanout: the publisher, http://HOST:PORT/pub/CHANNEL\n"
+        "             (default: the first URL's /sub/ made /pub/)\n"
+        "  -R N       fanout: messages published per second (default 0: as\n"
+        "             fast as the server takes them, within -w)\n"
+        "  -D SECS    fanout: how long stragglers may take (default 10)\n"
         "  -P N       processes sharing the connections (default 1)\n"
         "  -S N       source addresses 127.0.0.1..N (default 1)\n"
         "  -j         one JSON line instead of text\n");
     exit(2);
 }
 
-static void parse_url(const char *url)
+/* ws://, tcp:// (raw) or http:// (the fanout publisher) HOST:PORT/PATH. */
+static void parse_url(wl_target *t, const char *url)
 {
     const char *hp, *slash;
     char port[16] = "80";
@@ -638,6 +1054,9 @@ static void parse_url(const char *url)
     if (!strncmp(url, "ws://", 5)) {
         hp = url + 5;
     }
+    else if (!strncmp(url, "http://", 7) && t == &cfg.pub) {
+        hp = url + 7;
+    }
     else if (!strncmp(url, "tcp://", 6)) {
         hp = url + 6;
         cfg.raw = 1;
@@ -646,94 +1065,78 @@ static void parse_url(const char *url)
         usage();
     }
     slash = strchr(hp, '/');
-    snprintf(cfg.path, sizeof(cfg.path), "%s", slash ? slash : "/");
+    snprintf(t->path, sizeof(t->path), "%s", slash ? slash : "/");
     hl = slash ? (size_t)(slash - hp) : strlen(hp);
-    if (hl >= sizeof(cfg.host)) {
+    if (hl >= sizeof(t->host)) {
         usage();
     }
-    memcpy(cfg.host, hp, hl);
-    cfg.host[hl] = '\0';
-    if (strchr(cfg.host, ':')) {
-        snprintf(port, sizeof(port), "%s", strchr(cfg.host, ':') + 1);
+    memcpy(t->host, hp, hl);
+    t->host[hl] = '\0';
+    if (strchr(t->host, ':')) {
+        snprintf(port, sizeof(port), "%s", strchr(t->host, ':') + 1);
     }
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_INET;
     hints.ai_socktype = SOCK_STREAM;
     {
         char name[64];
-        snprintf(name, sizeof(name), "%.*s", (int)strcspn(cfg.host, ":"),
-                 cfg.host);
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(t->host, ":"),
+                 t->host);
         if (getaddrinfo(name, port, &hints, &ai)) {
             usage();
         }
     }
-    memcpy(&cfg.addr, ai->ai_addr, sizeof(cfg.addr));
+    memcpy(&t->addr, ai->ai_addr, sizeof(t->addr));
     freeaddrinfo(ai);
 }
 
-int main(int argc, char **argv)
+/* Each process's counters, read from its pipe and added up. */
+static void gather(int pipes[][2], int procs)
 {
-    struct rlimit rl;
-    uint64_t t0;
-    int opt, i, share, pipes[64][2];
+    int i;
 
-    if (argc < 3) {
-        usage();
-    }
-    if (!strcmp(argv[1], "echo")) {
-        cfg.mode = WL_ECHO;
-    }
-    else if (!strcmp(argv[1], "idle")) {
-        cfg.mode = WL_IDLE;
-    }
-    else if (!strcmp(argv[1], "cycles")) {
-        cfg.mode = WL_CYCLES;
-    }
-    else {
-        usage();
-    }
-    parse_url(argv[2]);
-    optind = 3;
-    while ((opt = getopt(argc, argv, "c:w:s:td:n:p:r:P:S:j")) != -1) {
-        switch (opt) {
-        case 'c': cfg.conns = atoi(optarg); break;
-        case 'w': cfg.window = atoi(optarg); break;
-        case 's': cfg.size = (size_t)atol(optarg); break;
-        case 't': cfg.text = 1; break;
-        case 'd': cfg.duration = atof(optarg); break;
-        case 'n': cfg.cycles = atol(optarg); break;
-        case 'p': cfg.ping_interval = atof(optarg); break;
-        case 'r': cfg.rate = atof(optarg); break;
-        case 'P': cfg.procs = atoi(optarg); break;
-        case 'S': cfg.sources = atoi(optarg); break;
-        case 'j': cfg.json = 1; break;
-        default: usage();
+    for (i = 0; i < procs; ++i) {
+        static typeof(st) part;
+        size_t got = 0, j;
+        ssize_t n;
+
+        while (got < sizeof(part)
+               && (n = read(pipes[i][0], (char *)&part + got,
+                            sizeof(part) - got)) > 0) {
+            got += (size_t)n;
+        }
+        close(pipes[i][0]);
+        wait(NULL);
+        if (got != sizeof(part)) {
+            ++st.failed;
+            continue;
+        }
+        st.msgs += part.msgs;
+        st.bytes += part.bytes;
+        st.errors += part.errors;
+        st.connected += part.connected;
+        st.failed += part.failed;
+        st.pongs += part.pongs;
+        st.missed += part.missed;
+        st.closes += part.closes;
+        st.missing += part.missing;
+        st.dups += part.dups;
+        st.cut += part.cut;
+        if (part.last_ns > st.last_ns) {
+            st.last_ns = part.last_ns;
+        }
+        for (j = 0; j <= WL_HIST_US; ++j) {
+            st.hist[j] += part.hist[j];
         }
     }
-    /* Room for a whole echo and what follows it. */
-    cfg.rbuf = cfg.size + 14 > WL_RBUF_MIN / 2 ? 2 * (cfg.size + 14)
-                                               : WL_RBUF_MIN;
-    if (cfg.size < WL_STAMP || cfg.conns < 1
-        || cfg.window < 1 || cfg.procs < 1 || cfg.procs > 64
-        || cfg.sources < 1 || cfg.sources > 250
-        || (cfg.mode == WL_CYCLES && cfg.cycles < 1)) {
-        usage();
-    }
-    make_body();
-    signal(SIGPIPE, SIG_IGN);
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    t0 = now_ns();
-    if (cfg.procs == 1) {
-        run(0, cfg.conns);
-        report((now_ns() - t0) / 1e9);
-        return st.errors || st.failed ? 1 : 0;
-    }
-    /* Several processes, each with its share, report their counters
-     * through a pipe; the parent adds them up. */
-    share = (cfg.conns + cfg.procs - 1) / cfg.procs;
+}
+
+/* Fork cfg.procs processes, each with its share of the connections; they
+ * report through pipes[]. */
+static void spawn(int pipes[][2])
+{
+    int i, share = (cfg.conns + cfg.procs - 1) / cfg.procs;
+
     for (i = 0; i < cfg.procs; ++i) {
         if (pipe(pipes[i])) {
             die("pipe");
@@ -750,33 +1153,162 @@ int main(int argc, char **argv)
         }
         close(pipes[i][1]);
     }
-    for (i = 0; i < cfg.procs; ++i) {
-        static typeof(st) part;
-        size_t got = 0, j;
-        ssize_t n;
+}
 
-        while (got < sizeof(part)
-               && (n = read(pipes[i][0], (char *)&part + got,
-                            sizeof(part) - got)) > 0) {
-            got += (size_t)n;
+/* Fanout: the subscribers in cfg.procs processes; once all are open, this
+ * one publishes; then everyone reports. */
+static int fanout(void)
+{
+    int pipes[64][2];
+    uint64_t deadline;
+
+    shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE,
+               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shm == MAP_FAILED) {
+        die("mmap");
+    }
+    spawn(pipes);
+    deadline = now_ns() + (uint64_t)((cfg.conns / cfg.rate + 60) * 1e9);
+    while (__atomic_load_n(&shm->ready, __ATOMIC_ACQUIRE) < cfg.procs
+           && now_ns() < deadline) {
+        usleep(10000);
+    }
+    if (__atomic_load_n(&shm->subscribed, __ATOMIC_ACQUIRE)
+        == (uint64_t)cfg.conns) {
+        usleep(500000);                 /* the handshakes' tail settles */
+        /* Markers, so that a caller can time the servers' CPU use while
+         * messages flow and not while subscribers connect. */
+        fprintf(stderr, "wsload: publishing\n");
+        publish_run();
+        fprintf(stderr, "wsload: published\n");
+    }
+    else {
+        fprintf(stderr, "wsload: %llu of %d subscribers open: not "
+                "publishing\n", (unsigned long long)
+                __atomic_load_n(&shm->subscribed, __ATOMIC_ACQUIRE),
+                cfg.conns);
+        pst.first_ns = pst.end_ns = now_ns() - 1;
+    }
+    __atomic_store_n(&shm->done, 1, __ATOMIC_RELEASE);
+    gather(pipes, cfg.procs);
+    report_fanout();
+    return st.errors || st.failed || st.missing || st.dups || st.cut
+           || pst.errors || pst.stalled
+           || st.connected != (uint64_t)cfg.conns ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct rlimit rl;
+    uint64_t t0;
+    int opt, pipes[64][2], window_set = 0, size_set = 0;
+    const char *pub_url = NULL;
+    char *urls, *u;
+
+    if (argc < 3) {
+        usage();
+    }
+    if (!strcmp(argv[1], "echo")) {
+        cfg.mode = WL_ECHO;
+    }
+    else if (!strcmp(argv[1], "idle")) {
+        cfg.mode = WL_IDLE;
+    }
+    else if (!strcmp(argv[1], "cycles")) {
+        cfg.mode = WL_CYCLES;
+    }
+    else if (!strcmp(argv[1], "fanout")) {
+        cfg.mode = WL_FANOUT;
+    }
+    else {
+        usage();
+    }
+    if (!(urls = strdup(argv[2]))) {
+        die("strdup");
+    }
+    for (u = strtok(urls, ","); u; u = strtok(NULL, ",")) {
+        if (cfg.ntargets == WL_MAX_TARGETS
+            || (cfg.ntargets && cfg.mode != WL_FANOUT)) {
+            usage();
         }
-        wait(NULL);
-        if (got != sizeof(part)) {
-            ++st.failed;
-            continue;
-        }
-        st.msgs += part.msgs;
-        st.bytes += part.bytes;
-        st.errors += part.errors;
-        st.connected += part.connected;
-        st.failed += part.failed;
-        st.pongs += part.pongs;
-        st.missed += part.missed;
-        st.closes += part.closes;
-        for (j = 0; j <= WL_HIST_US; ++j) {
-            st.hist[j] += part.hist[j];
+        parse_url(&cfg.targets[cfg.ntargets++], u);
+    }
+    if (!cfg.ntargets) {
+        usage();
+    }
+    optind = 3;
+    while ((opt = getopt(argc, argv, "c:w:s:td:n:p:r:u:R:D:P:S:j")) != -1) {
+        switch (opt) {
+        case 'c': cfg.conns = atoi(optarg); break;
+        case 'w': cfg.window = atoi(optarg); window_set = 1; break;
+        case 's': cfg.size = (size_t)atol(optarg); size_set = 1; break;
+        case 't': cfg.text = 1; break;
+        case 'd': cfg.duration = atof(optarg); break;
+        case 'n': cfg.cycles = atol(optarg); break;
+        case 'p': cfg.ping_interval = atof(optarg); break;
+        case 'r': cfg.rate = atof(optarg); break;
+        case 'u': pub_url = optarg; break;
+        case 'R': cfg.pub_rate = atof(optarg); break;
+        case 'D': cfg.drain = atof(optarg); break;
+        case 'P': cfg.procs = atoi(optarg); break;
+        case 'S': cfg.sources = atoi(optarg); break;
+        case 'j': cfg.json = 1; break;
+        default: usage();
         }
     }
+    if (cfg.mode == WL_FANOUT) {
+        hist_unit = 10;
+        cfg.window = window_set ? cfg.window : 32;
+        cfg.size = size_set ? cfg.size : 64;
+        if (pub_url) {
+            parse_url(&cfg.pub, pub_url);
+        }
+        else if (!strncmp(cfg.targets[0].path, "/sub/", 5)) {
+            cfg.pub = cfg.targets[0];
+            memcpy(cfg.pub.path, "/pub/", 5);
+        }
+        else {
+            usage();
+        }
+        if (cfg.size < WL_FANOUT_STAMP + 6 || cfg.raw
+            || cfg.window >= WL_RING || cfg.rate <= 0) {
+            usage();
+        }
+    }
+    else if (pub_url || cfg.pub_rate) {
+        usage();
+    }
+    /* Room for a whole echo and what follows it. */
+    cfg.rbuf = cfg.size + 14 > WL_RBUF_MIN / 2 ? 2 * (cfg.size + 14)
+                                               : WL_RBUF_MIN;
+    if (cfg.mode == WL_FANOUT && cfg.size + 14 <= WL_RBUF_MIN / 8) {
+        cfg.rbuf = WL_RBUF_MIN / 4;     /* many subscribers, small messages */
+    }
+    if (cfg.size < WL_STAMP || cfg.conns < 1
+        || cfg.window < 1 || cfg.procs < 1 || cfg.procs > 64
+        || cfg.sources < 1 || cfg.sources > 250
+        || (cfg.mode == WL_CYCLES && cfg.cycles < 1)) {
+        usage();
+    }
+    make_body();
+    signal(SIGPIPE, SIG_IGN);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (cfg.mode == WL_FANOUT) {
+        return fanout();
+    }
+    t0 = now_ns();
+    if (cfg.procs == 1) {
+        run(0, cfg.conns);
+        report((now_ns() - t0) / 1e9);
+        return st.errors || st.failed ? 1 : 0;
+    }
+    /* Several processes, each with its share, report their counters
+     * through a pipe; the parent adds them up. */
+    spawn(pipes);
+    gather(pipes, cfg.procs);
     report((now_ns() - t0) / 1e9);
     return st.errors || st.failed ? 1 : 0;
 }

@@ -1,15 +1,42 @@
 // run.mjs: drive Debian's Chromium (headless, through playwright-core) over the demo pages of one base URL.
-// Usage: node run.mjs BASE_URL [HOST_RESOLVER_RULES]
+// Usage: node run.mjs [--events] BASE_URL [HOST_RESOLVER_RULES]
 //   (e.g. https://127.0.0.1:8443, or https://www.example.com:8443 "MAP www.example.com 127.0.0.1")
-// Prints one JSON object with what each check saw; tests/browser/test_500_browser.py judges it.
+// --events: also the events page (/events); the caller publishes for it: run.mjs prints
+//   PUBLISH {"channel": NAME, "text": TEXT} or PUBLISH {"channel": NAME, "binary": BYTES}
+//   and reads one line back, PUBLISHED {the publisher's answer} (tests/lib/browser.py).
+// Prints one JSON object (the last line) with what each check saw; tests/lib/browser.py judges it.
 import { chromium } from "playwright-core";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 
-const base = process.argv[2];
-const resolve = process.argv[3];
+const argv = process.argv.slice(2);
+const events = argv.includes("--events");
+const [base, resolve] = argv.filter((a) => a !== "--events");
 const TIMEOUT = 20000;
+
+// The caller's answers to PUBLISH, one line each, in order.
+const stdin = createInterface({ input: process.stdin });
+const answers = stdin[Symbol.asyncIterator]();
+
+async function publish(what) {
+  process.stdout.write("PUBLISH " + JSON.stringify(what) + "\n");
+  const next = await Promise.race([
+    answers.next(),
+    new Promise((_, fail) => setTimeout(
+      () => fail(new Error("no answer to PUBLISH within " + TIMEOUT + " ms")), TIMEOUT)),
+  ]);
+  if (next.done || !next.value.startsWith("PUBLISHED ")) {
+    throw new Error("no answer to PUBLISH: " + JSON.stringify(next.value));
+  }
+  const answer = JSON.parse(next.value.slice("PUBLISHED ".length));
+  if (answer.error) {
+    throw new Error("the caller's publish failed: " + answer.error);
+  }
+  return answer;
+}
 
 // Flags this machine's Chromium needs headless as root in a container, and
 // nothing that talks to the network; a fresh profile every run.
@@ -120,10 +147,68 @@ try {
     return out;
   });
 
+  // The echo page's file: a ~300 KB file picked in its <input type=file>
+  // goes out with ws.send(file) (a Blob) and comes back; the page shows both
+  // sizes and SHA-256s, which must be the file's.
+  await step("echo_file", async () => {
+    const page = await context.newPage();
+    await page.goto(base + "/");
+    await page.waitForFunction(
+      () => document.getElementById("echo-status").textContent === "open",
+      null, { timeout: TIMEOUT });
+    const buffer = randomBytes(300 * 1024 + 77);
+    const sha256 = createHash("sha256").update(buffer).digest("hex");
+    await page.setInputFiles("#echo-file", {
+      name: "random.bin", mimeType: "application/octet-stream", buffer });
+    await page.click("#file-send");
+    await page.waitForFunction(
+      () => document.getElementById("file-result").dataset.match !== undefined,
+      null, { timeout: TIMEOUT });
+    const out = await page.evaluate(() => {
+      const el = document.getElementById("file-result");
+      return { text: el.textContent, ...el.dataset };
+    });
+    await page.close();
+    return { size: buffer.length, sha256, ...out };
+  });
+
+  // The events page: it subscribes to a fresh channel; what the caller
+  // POSTs to /pub/CHANNEL (text, then binary) shows up there.
+  if (events) {
+    await step("events_page", async () => {
+      const channel = "t500-" + Math.random().toString(36).slice(2, 8);
+      const text = "event for " + channel + " ✓";
+      const page = await context.newPage();
+      await page.goto(base + "/events");
+      await page.waitForFunction(
+        () => document.getElementById("status").textContent === "open",
+        null, { timeout: TIMEOUT });
+      await page.fill("#channel", channel);
+      await page.click("#subscribe");
+      await page.waitForFunction(
+        (c) => document.getElementById("status").textContent === "open"
+          && document.getElementById("events").textContent.includes("subscribed to " + c),
+        channel, { timeout: TIMEOUT });
+      const curl = await page.textContent("#curl");
+      const answers = [await publish({ channel, text })];
+      await page.waitForFunction(
+        (t) => document.getElementById("events").textContent.includes(t),
+        text, { timeout: TIMEOUT });
+      answers.push(await publish({ channel, binary: 4097 }));
+      await page.waitForFunction(
+        () => document.getElementById("events").textContent.includes("binary, 4097 bytes"),
+        null, { timeout: TIMEOUT });
+      const seen = await page.textContent("#events");
+      await page.close();
+      return { channel, text, curl, answers, seen };
+    });
+  }
+
   // Two chat pages in one room: what one says, the other shows. Each page
   // shows every message, its own too (the room sends it back to everyone),
-  // and test_500_browser.py asserts just that: so every message is waited
-  // for on both pages, never read off a page before it arrived.
+  // and assert_pages_work (tests/lib/browser.py) asserts just that: so
+  // every message is waited for on both pages, never read off a page
+  // before it arrived.
   async function shows(page, text) {
     await page.waitForFunction(
       (t) => document.getElementById("messages").textContent.includes(t),
@@ -159,6 +244,8 @@ try {
     return { room, seen };
   });
 } finally {
+  stdin.close();
+  process.stdin.destroy();
   await context.close();
   rmSync(profile, { recursive: true, force: true });
 }

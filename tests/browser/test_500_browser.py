@@ -4,7 +4,9 @@ scripts/demo serves, from a server configured by the same scripts/demo-conf,
 over http:// (WebSockets over HTTP/1.1) and https:// (HTTP/2, where
 Chromium opens its WebSockets as RFC 8441 streams since H2WebSockets is on):
 the echo page echoes, a 1 MiB Blob comes back intact, a close with 1000 is
-clean, two chat pages talk, and the access log shows which protocol each
+clean, a file picked on the echo page comes back with the same size and
+SHA-256, two chat pages talk, the events page shows what Python POSTs to
+its channel (/pub/CHANNEL), and the access log shows which protocol each
 WebSocket used."""
 
 import os
@@ -14,7 +16,8 @@ import subprocess
 
 import pytest
 
-from browser import run_chromium, assert_pages_work, logged_upgrades, OPENED
+from browser import (run_chromium, http_publisher, assert_pages_work, opened,
+                     logged_upgrades)
 from httpd import Httpd, HttpdError, free_port, load_config
 
 CONF = load_config()
@@ -34,6 +37,7 @@ class DemoHttpd(Httpd):
     def write_conf(self, extra_conf=None, path=None):
         env = dict(os.environ, WS_DEMO_PORT=str(self.port),
                    WS_DEMO_TLS_PORT=str(self.tls_port))
+        env.pop('WS_DEMO_BROKER', None)     # the demo as shipped: no broker
         p = subprocess.run([os.path.join(CONF['top_srcdir'], 'scripts',
                                          'demo-conf'), self.workdir],
                            env=env, stdout=subprocess.PIPE,
@@ -84,14 +88,17 @@ def test_ws_500_chromium_demo(demo, scheme):
     base = f'{scheme}://127.0.0.1:{port}'
     with open(demo.access_log) as f:
         mark = len(f.read().splitlines())
-    assert_pages_work(run_chromium(base))
+    got = run_chromium(base, publish=http_publisher(base))
+    assert_pages_work(got, events=True)
 
     want = 'HTTP/2.0' if scheme == 'https' else 'HTTP/1.1'
-    logged = logged_upgrades(lambda path: websocket_lines(demo, path, mark))
+    want_open = opened(got)
+    logged = logged_upgrades(lambda path: websocket_lines(demo, path, mark),
+                             want_open)
     for path, lines in logged.items():
-        assert len(lines) >= OPENED[path], \
+        assert len(lines) >= want_open[path], \
             f'{len(lines)} WebSockets for {path} in the access log, ' \
-            f'Chromium opened {OPENED[path]}'
+            f'Chromium opened {want_open[path]}'
         assert all(f'"GET {path} {want}" 101' in line for line in lines), \
             f'{path} over {scheme}: want {want}:\n' + '\n'.join(lines)
     assert demo.check_error_log() == []

@@ -1,4 +1,4 @@
-/* mod_websocket_test.c: a handler for the integration tests: refusals, subprotocols, the user, pushes from other threads and other WebSockets, closes. */
+/* mod_websocket_test.c: the integration tests' handlers: "test" (refusals, subprotocols, the user, pushes, closes) and "failopen". */
 #include <apr_atomic.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
@@ -28,6 +28,7 @@ typedef struct test_push {
     apr_size_t size;                /* pad messages to this size */
     apr_interval_time_t delay;      /* wait before the first */
     const char *text;               /* send this instead of "push N" */
+    int empty;                      /* send empty messages */
 } test_push;
 
 /* The open WebSockets of this child, by id, for "tell". */
@@ -86,7 +87,10 @@ static void *APR_THREAD_FUNC test_pusher(apr_thread_t *thread, void *baton)
         apr_sleep(push->delay);
     }
     for (i = 0; buf && i < push->count; ++i) {
-        if (push->text) {
+        if (push->empty) {
+            rv = websocket_send(push->wc, WEBSOCKET_TEXT, "", 0);
+        }
+        else if (push->text) {
             rv = websocket_send(push->wc, WEBSOCKET_TEXT, push->text,
                                 strlen(push->text));
         }
@@ -141,6 +145,26 @@ static const char *tell(const char *key, const char *text)
     return reply;
 }
 
+/* The push counters of the WebSocket @a key of this child. The registry's
+ * lock keeps it alive: its close callback takes the lock to leave. */
+static const char *stats_of(apr_pool_t *p, const char *key)
+{
+    websocket_conn_t *of;
+    const char *reply = "no such WebSocket";
+
+    apr_thread_mutex_lock(registry.lock);
+    of = apr_hash_get(registry.conns, key, APR_HASH_KEY_STRING);
+    if (of) {
+        test_conn *tc = of->data;
+
+        reply = apr_psprintf(p, "sent %u refused %u",
+                             apr_atomic_read32(&tc->sent),
+                             apr_atomic_read32(&tc->refused));
+    }
+    apr_thread_mutex_unlock(registry.lock);
+    return reply;
+}
+
 static void test_message(websocket_conn_t *wc, websocket_type_e type,
                          const char *data, apr_size_t len)
 {
@@ -164,6 +188,14 @@ static void test_message(websocket_conn_t *wc, websocket_type_e type,
         push->size = *end ? (apr_size_t)apr_atoi64(end) : 0;
         start_pusher(wc, push);
     }
+    else if (type == WEBSOCKET_TEXT && !strncmp(data, "empty ", 6)) {
+        /* "empty N": N empty messages from another thread */
+        test_push *push = apr_pcalloc(wc->pool, sizeof(*push));
+
+        push->count = (int)apr_atoi64(data + 6);
+        push->empty = 1;
+        start_pusher(wc, push);
+    }
     else if (type == WEBSOCKET_TEXT && !strncmp(data, "later ", 6)) {
         /* "later MS TEXT": TEXT from another thread after MS ms */
         test_push *push = apr_pcalloc(wc->pool, sizeof(*push));
@@ -178,6 +210,12 @@ static void test_message(websocket_conn_t *wc, websocket_type_e type,
         reply = apr_psprintf(wc->pool, "sent %u refused %u",
                              apr_atomic_read32(&tc->sent),
                              apr_atomic_read32(&tc->refused));
+        websocket_send(wc, WEBSOCKET_TEXT, reply, strlen(reply));
+    }
+    else if (type == WEBSOCKET_TEXT && !strncmp(data, "stats ", 6)) {
+        /* "stats ID": the pushes of another WebSocket of this child, for a
+         * test whose pushed client does not read */
+        reply = stats_of(wc->pool, data + 6);
         websocket_send(wc, WEBSOCKET_TEXT, reply, strlen(reply));
     }
     else if (type == WEBSOCKET_TEXT && !strcmp(data, "id")) {
@@ -219,11 +257,51 @@ static void test_close(websocket_conn_t *wc, int code, const char *reason)
     apr_pool_destroy(tc->thread_pool);
 }
 
+/* The client caught up after refused sends. */
+static void test_writable(websocket_conn_t *wc)
+{
+    ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, wc->r->connection,
+                  "test handler: writable");
+}
+
 static const websocket_handler test_handler = {
     test_handshake,
     test_open,
     test_message,
-    test_close
+    test_close,
+    test_writable
+};
+
+/* "failopen": an open that fails. The rule (issue 9, item 7): close
+ * follows only an open that succeeded, and no message reaches a WebSocket
+ * whose open failed; a broken rule logs this error, which
+ * test_310_abuse.py looks for. */
+#define FAILOPEN_BROKEN "failopen handler: called after a failed open: "
+
+static apr_status_t failopen_open(websocket_conn_t *wc)
+{
+    wc->data = NULL;
+    return APR_EGENERAL;
+}
+
+static void failopen_message(websocket_conn_t *wc, websocket_type_e type,
+                             const char *data, apr_size_t len)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, wc->r, FAILOPEN_BROKEN
+                  "message");
+}
+
+static void failopen_close(websocket_conn_t *wc, int code, const char *reason)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, wc->r, FAILOPEN_BROKEN
+                  "close %d", code);
+}
+
+static const websocket_handler failopen_handler = {
+    NULL,
+    failopen_open,
+    failopen_message,
+    failopen_close
 };
 
 static void test_child_init(apr_pool_t *pchild, server_rec *s)
@@ -238,6 +316,8 @@ static void test_register_hooks(apr_pool_t *p)
     ap_hook_child_init(test_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_register_provider(p, WEBSOCKET_PROVIDER_GROUP, "test",
                          WEBSOCKET_PROVIDER_VERSION, &test_handler);
+    ap_register_provider(p, WEBSOCKET_PROVIDER_GROUP, "failopen",
+                         WEBSOCKET_PROVIDER_VERSION, &failopen_handler);
 }
 
 module AP_MODULE_DECLARE_DATA websocket_test_module = {

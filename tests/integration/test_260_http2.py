@@ -10,8 +10,8 @@ import pytest
 
 from h2ws import H2WS
 from httpd import Httpd
-from wsraw import (OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
-                   HandshakeError)
+from wsraw import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
+                   HandshakeError, build_frame)
 from wsit import assert_failed_with
 
 H2_CONF = '''
@@ -100,6 +100,24 @@ def test_ws_260_05_client_ends_stream(h2d):
     with connect(h2d) as again:
         again.send_frame(OP_TEXT, b'still here')
         assert again.recv_message() == (OP_TEXT, b'still here')
+
+
+def test_ws_260_05b_close_with_end_of_stream(h2d):
+    """Chromium sends its close frame and ends the stream in one DATA
+    frame: the close is still answered (wasClean for the browser), not
+    taken for a lost connection."""
+    for size in (0, 1 << 20):
+        ws = connect(h2d)
+        try:
+            ws.send_frame(OP_BINARY, b'x' * size)
+            assert ws.recv_message(timeout=10) == (OP_BINARY, b'x' * size)
+            ws.conn.send_data(ws.stream_id,
+                              build_frame(OP_CLOSE, b'\x03\xe8done'),
+                              end_stream=True)
+            ws.sock.sendall(ws.conn.data_to_send())
+            assert ws.expect_close() == (1000, b'')
+        finally:
+            ws.close_socket()
 
 
 def test_ws_260_06_access_log(h2d):

@@ -4,7 +4,9 @@ codes and slow-consumer drops, summed over the children (shared memory).
 Counts are compared as deltas: other tests' WebSockets may still be
 closing when one starts. And LogLevel websocket:trace3 shows frames."""
 
+import os
 import re
+import signal
 import socket
 import struct
 
@@ -96,6 +98,63 @@ def test_ws_290_03_slow_consumer_drops(httpd):
             'no drops counted'
     finally:
         ws.close_socket()
+
+
+def test_ws_290_03b_slow_consumer_closes_are_not_drops(httpd):
+    """Under WebSocketSlowConsumer close, a refused push closes the
+    WebSocket: the close is counted, not a drop."""
+    mark = httpd.mark()
+    before = status(httpd)
+    ws = connect(httpd, '/t300/slow-close')
+    ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        ws.send_frame(OP_TEXT, b'push 20000 1000')
+        assert wait_for(lambda: any('WS00016' in line for line in
+                                    httpd.error_log_lines_since(mark)),
+                        timeout=10), 'no slow-consumer close logged'
+        assert wait_for(lambda: delta(before, status(httpd),
+                                      'WebSocketSlowConsumerCloses') >= 1,
+                        timeout=10), 'the close was not counted'
+    finally:
+        ws.close_socket()
+    assert delta(before, status(httpd), 'WebSocketSlowConsumerDrops') == 0
+
+
+def test_ws_290_03c_crashed_child_holds_nothing(mpm, server_workdir):
+    """A child that crashes with WebSockets open is not shown holding
+    them once it is gone (the page skips dead children's slots; the MPM's
+    replacement, which takes the slot over, starts from zero too); the
+    totals stay."""
+    with open(os.path.join(os.path.dirname(__file__), 'conf',
+                           '290_status.conf')) as f:
+        conf = f.read()
+    h = Httpd(server_workdir(f'crash-{mpm}'), mpm=mpm, name=f'crash-{mpm}',
+              extra_conf=conf + 'StartServers 2\n')
+    h.start()
+    try:
+        by_pid = {}
+        for _ in range(4):
+            ws = connect(h, '/test')
+            ws.send_frame(OP_TEXT, b'id')
+            op, ws_id = ws.recv_message()
+            by_pid.setdefault(int(ws_id) >> 32, []).append(ws)
+        victim, doomed = max(by_pid.items(), key=lambda kv: len(kv[1]))
+        for pid, sockets in by_pid.items():
+            if pid != victim:
+                for ws in sockets:
+                    assert ws.close() == (1000, b'')
+        assert wait_for(lambda: status(h)['WebSocketsOpen'] == len(doomed),
+                        timeout=10), status(h)
+        total = status(h)['WebSocketsTotal']
+        os.kill(victim, signal.SIGSEGV)
+        for ws in doomed:
+            assert ws.tcp_closed(10), 'a crashed child kept its socket'
+        now = wait_for(lambda: (lambda st: st['WebSocketsOpen'] == 0 and st)
+                       (status(h)), timeout=10)
+        assert now, 'the crashed child\'s WebSockets are still shown open'
+        assert now['WebSocketsTotal'] >= total
+    finally:
+        h.stop()
 
 
 def test_ws_290_04_html_section(httpd):

@@ -18,8 +18,8 @@ import pytest
 
 from httpd import Httpd
 from wsraw import OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG
-from wsit import (connect, assert_echoes, wait_for, Via, websocket_status,
-                  TIMEOUT)
+from wsit import (connect, assert_echoes, get, wait_for, Via,
+                  websocket_status, TIMEOUT)
 
 
 def handler_closes(h, mark):
@@ -192,6 +192,38 @@ def test_ws_300_04b_slow_consumer_closed_over_http2(httpd):
             'no slow-consumer close logged'
         assert wait_for(lambda: handler_closes(httpd, mark)), \
             'the WebSocket did not end'
+    finally:
+        ws.close_socket()
+
+
+def slow_consumer_drops(httpd):
+    body = get(httpd, '/server-status?auto').body.decode()
+    return int(re.search(r'^WebSocketSlowConsumerDrops: (\d+)', body,
+                         re.M).group(1))
+
+
+def test_ws_300_05a_writable_after_refusals(httpd):
+    """Under drop, a handler whose sends were refused hears `writable`
+    once its pending output is below the allowance again (the kernel's
+    buffers count as written: it may come before the client reads)."""
+    mark = httpd.mark()
+
+    def writable():
+        return any('test handler: writable' in line
+                   for line in httpd.error_log_lines_since(mark))
+    before = slow_consumer_drops(httpd)
+    ws = connect(httpd, '/t300/slow-drop')
+    try:
+        ws.send_frame(OP_TEXT, b'push 20000 1000')
+        assert wait_for(lambda: slow_consumer_drops(httpd) > before,
+                        timeout=10), 'nothing was refused'
+        deadline = time.monotonic() + 20
+        while not writable() and time.monotonic() < deadline:
+            try:
+                ws.recv_message(timeout=0.2)
+            except socket.timeout:
+                pass
+        assert writable(), 'no writable after the client caught up'
     finally:
         ws.close_socket()
 

@@ -13,12 +13,13 @@ import subprocess
 
 import pytest
 
-from browser import run_chromium, assert_pages_work, logged_upgrades, OPENED
+from browser import run_chromium, assert_pages_work, opened, logged_upgrades
 from h2ws import H2WS
 from httpd import Httpd, free_port, load_config
+from rabbitmq import RabbitMQ
 from testca import make_ca
 from wsraw import RawWS, OP_TEXT, HandshakeError
-from wsit import get, http_request
+from wsit import get, http_request, post, wait_for
 
 CONF = load_config()
 TOP_SRC = CONF['top_srcdir']
@@ -64,6 +65,67 @@ def test_ws_400_02_minimal(server_workdir):
         assert h.check_error_log() == []
     finally:
         h.stop()
+
+
+def test_ws_400_03_pubsub_two_servers_one_broker(mpm, server_workdir):
+    """pubsub.conf as it is (only the broker's port and the amqp module's
+    path replaced) on two servers of two event children each and a
+    private RabbitMQ: a POST to one reaches every subscriber of both."""
+    if mpm != 'event':
+        pytest.skip('two children holding subscribers: the event MPM')
+    mq = RabbitMQ(server_workdir('ex-rabbitmq'))
+    mq.start()
+    servers = []
+    subs = []
+    try:
+        for name in ('ex-pubsub-a', 'ex-pubsub-b'):
+            h = Httpd(server_workdir(name), name=name, mpm='event')
+            h.extra_conf = example('pubsub.conf', {
+                '127.0.0.1:5672': f'127.0.0.1:{mq.port}',
+                '/usr/lib/apache2/modules/mod_websocket_amqp.so':
+                    h.module_path('amqp')}) + 'StartServers 2\n'
+            h.start()
+            servers.append(h)
+        for h in servers:
+            subs += [RawWS.connect('127.0.0.1', h.port, '/sub/news')
+                     for _ in range(6)]
+
+        def everyone_has(text):
+            for ws in subs:
+                try:
+                    while ws.recv_message(timeout=0.05) != (OP_TEXT, text):
+                        pass
+                except socket.timeout:
+                    return False
+            return True
+        # the subscriptions reach the broker asynchronously: publish until
+        # every subscriber has a probe, then count exactly
+        n = 0
+        while True:
+            n += 1
+            r = post(servers[0], '/pub/news', b'probe %d' % n, 'text/plain')
+            assert r.status == 200 and json.loads(r.body)['broker'], r
+            if wait_for(lambda: everyone_has(b'probe %d' % n), timeout=1):
+                break
+            assert n < 30, 'not every subscriber hears the broker'
+        for i in range(10):
+            assert post(servers[0], '/pub/news', b'event %d' % i,
+                        'text/plain').status == 200
+        for ws in subs:
+            got = []
+            while len(got) < 10:
+                op, data = ws.recv_message(timeout=10)
+                if not data.startswith(b'probe'):
+                    got.append(data)
+            assert got == [b'event %d' % i for i in range(10)]
+        assert post(servers[1], '/pub/news', b'x').status == 200
+        assert get(servers[1], '/pub/news').status == 405
+    finally:
+        for ws in subs:
+            ws.close_socket()
+        for h in servers:
+            h.stop()
+        mq.stop()
 
 
 @pytest.fixture(scope='module', params=['https-site.conf',
@@ -179,7 +241,8 @@ def test_ws_400_20_debian_a2enmod(server_workdir):
     assert p.returncode == 0, p.stdout.decode()[-3000:]
     avail = os.path.join(dest, 'etc/apache2/mods-available')
     for f in ('websocket.load', 'websocket.conf', 'websocket_echo.load',
-              'websocket_chat.load', 'websocket_increment.load'):
+              'websocket_chat.load', 'websocket_increment.load',
+              'websocket_pubsub.load', 'websocket_amqp.load'):
         assert os.path.exists(os.path.join(avail, f)), f
     # a private /etc/apache2 for a2enmod, with the installed paths moved
     # under DESTDIR
@@ -236,17 +299,19 @@ def test_ws_400_13_chromium_on_the_site(site):
     on and over HTTP/1.1 where not."""
     with open(site.access_log) as f:
         mark = len(f.read().splitlines())
-    assert_pages_work(run_chromium(f'https://{SITE}:{site.site_port}',
-                                   resolve=f'MAP {SITE} 127.0.0.1'))
+    got = run_chromium(f'https://{SITE}:{site.site_port}',
+                       resolve=f'MAP {SITE} 127.0.0.1')
+    assert_pages_work(got)
     want = 'HTTP/2.0' if site.h2 else 'HTTP/1.1'
 
     def upgrades(path):
         with open(site.access_log) as f:
             lines = f.read().splitlines()[mark:]
         return [e for e in lines if f'\tGET {path} ' in e and '\t101\t' in e]
-    for path, lines in logged_upgrades(upgrades).items():
-        assert len(lines) >= OPENED[path], \
+    want_open = opened(got)
+    for path, lines in logged_upgrades(upgrades, want_open).items():
+        assert len(lines) >= want_open[path], \
             f'{len(lines)} WebSockets for {path} in the access log, ' \
-            f'Chromium opened {OPENED[path]}:\n' + '\n'.join(lines)
+            f'Chromium opened {want_open[path]}:\n' + '\n'.join(lines)
         assert all(f'\tGET {path} {want}\t' in e for e in lines), \
             '\n'.join(lines)

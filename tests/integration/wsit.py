@@ -173,6 +173,26 @@ def get(httpd, path, headers=(), method='GET', http='HTTP/1.1'):
     return http_request(httpd.port, req, head_only=(method == 'HEAD'))
 
 
+def post(httpd, path, body, content_type=None, headers=(), method='POST',
+         chunked=False):
+    """A request with a body (Content-Length, or chunked in pieces of
+    1000 bytes); Connection: close."""
+    lines = [f'{method} {path} HTTP/1.1', f'Host: 127.0.0.1:{httpd.port}',
+             'Connection: close'] + [f'{k}: {v}' for k, v in headers]
+    if content_type:
+        lines.append(f'Content-Type: {content_type}')
+    if chunked:
+        lines.append('Transfer-Encoding: chunked')
+        data = b''.join(b'%x\r\n%s\r\n' % (len(body[i:i + 1000]),
+                                             body[i:i + 1000])
+                        for i in range(0, len(body), 1000)) + b'0\r\n\r\n'
+    else:
+        lines.append(f'Content-Length: {len(body)}')
+        data = body
+    req = ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1') + data
+    return http_request(httpd.port, req, timeout=30)
+
+
 def connect(httpd, path='/echo', **kw):
     """A RawWS on httpd (127.0.0.1), or through a Via."""
     if isinstance(httpd, Via):
@@ -283,7 +303,8 @@ def wait_for(pred, timeout=TIMEOUT, interval=0.05):
         time.sleep(interval)
 
 
-__all__ = ['Response', 'http_request', 'handshake_request', 'get', 'connect',
+__all__ = ['Response', 'http_request', 'handshake_request', 'get', 'post',
+           'connect',
            'refused', 'assert_echoes', 'assert_failed_with', 'run',
            'ws_client', 'wait_for', 'new_key', 'first_diff',
            'describe_mismatch', 'accept_key', 'OP_CLOSE', 'TIMEOUT',

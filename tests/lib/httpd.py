@@ -298,7 +298,7 @@ class Httpd:
 
     def module_path(self, name):
         """Path of a module built in the tree: 'websocket', 'echo',
-        'increment', 'chat' or 'test'."""
+        'increment', 'chat', 'pubsub', 'amqp' or 'test'."""
         top = self.top_builddir
         return {
             'websocket': os.path.join(top, '.libs', 'mod_websocket.so'),
@@ -308,6 +308,10 @@ class Httpd:
                                       'mod_websocket_increment.so'),
             'chat': os.path.join(top, 'handlers', '.libs',
                                  'mod_websocket_chat.so'),
+            'pubsub': os.path.join(top, 'handlers', '.libs',
+                                   'mod_websocket_pubsub.so'),
+            'amqp': os.path.join(top, 'handlers', '.libs',
+                                 'mod_websocket_amqp.so'),
             'test': os.path.join(top, 'tests', 'integration', '.libs',
                                  'mod_websocket_test.so'),
         }[name]
@@ -410,7 +414,9 @@ class Httpd:
                     f'LoadModule websocket_increment_module '
                     f'"{self.module_path("increment")}"',
                     f'LoadModule websocket_chat_module '
-                    f'"{self.module_path("chat")}"']
+                    f'"{self.module_path("chat")}"',
+                    f'LoadModule websocket_pubsub_module '
+                    f'"{self.module_path("pubsub")}"']
         test_location = ''
         if self.has_test_module:
             handlers.append(f'LoadModule websocket_test_module '

@@ -1,5 +1,6 @@
 /* test_ws_session.c: tests of engine/ws_session.c (RFC 6455 server). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -1337,6 +1338,97 @@ START_TEST(test_ws_session_message_memory_reused)
 }
 END_TEST
 
+/* The process's address space in KiB (VmSize), or 0 if unknown. */
+static long vm_size_kib(void)
+{
+    char line[256];
+    long kib = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    while (f && fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, "VmSize:", 7)) {
+            kib = atol(line + 7);
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
+    return kib;
+}
+
+typedef struct {
+    int msgs;
+    apr_size_t len;
+    unsigned long sum;
+} sum_rec_t;
+
+static apr_status_t sum_on_message(void *baton, ws_opcode_e op,
+                                   const char *data, apr_size_t len)
+{
+    sum_rec_t *rec = baton;
+    apr_size_t i;
+
+    (void)op;
+    rec->msgs++;
+    rec->len = len;
+    for (i = 0; i < len; ++i) {
+        rec->sum = rec->sum * 31 + (unsigned char)data[i];
+    }
+    return APR_SUCCESS;
+}
+
+/* A frame's header alone must not cost the length it announces: 50
+ * headers of 16 MiB would otherwise take 800 MiB. The payload, when it
+ * comes, is still delivered whole and intact. */
+START_TEST(test_ws_session_long_frame_reserved_as_it_arrives)
+{
+    static const ws_session_callbacks_t cb = {
+        sum_on_message, NULL, null_on_send
+    };
+    enum { N = 50, LEN = 16 * 1024 * 1024 };
+    ws_limits_t limits = { LEN, LEN };
+    ws_session_t *s[N];
+    sum_rec_t rec, want;
+    ws_test_buf_t *frame = ws_test_buf_make();
+    char *payload = malloc(LEN);
+    apr_size_t i, off, hlen;
+    long before, after;
+    int k;
+
+    ck_assert_ptr_nonnull(payload);
+    for (i = 0; i < LEN; ++i) {
+        payload[i] = (char)(i * 7 + (i >> 12));
+    }
+    ws_test_client_frame(frame, 1, WS_OP_BINARY, payload, LEN);
+    hlen = frame->len - LEN;
+    memset(&rec, 0, sizeof(rec));
+    before = vm_size_kib();
+    for (k = 0; k < N; ++k) {
+        ck_assert_int_eq(ws_session_create(&s[k], ws_test_pool, &limits, &cb,
+                                           &rec), APR_SUCCESS);
+        ck_assert_int_eq(ws_session_feed(s[k], frame->data, hlen),
+                         APR_SUCCESS);
+    }
+    after = vm_size_kib();
+    ck_assert_int_gt(before, 0);
+    ck_assert_int_lt(after - before, 64 * 1024);
+
+    /* The rest of one of them, in uneven pieces. */
+    for (off = hlen; off < frame->len; off += i) {
+        i = frame->len - off < 100003 ? frame->len - off : 100003;
+        ck_assert_int_eq(ws_session_feed(s[0], frame->data + off, i),
+                         APR_SUCCESS);
+    }
+    memset(&want, 0, sizeof(want));
+    sum_on_message(&want, WS_OP_BINARY, payload, LEN);
+    ck_assert_int_eq(rec.msgs, 1);
+    ck_assert_uint_eq(rec.len, LEN);
+    ck_assert_uint_eq(rec.sum, want.sum);
+    ck_assert_uint_eq(ws_session_decoded(s[0]), LEN);
+    free(payload);
+}
+END_TEST
+
 START_TEST(test_ws_session_create_args)
 {
     static const ws_session_callbacks_t no_send = {
@@ -2124,6 +2216,7 @@ Suite *test_ws_session_suite(void)
     tcase_add_test(tc, test_ws_session_trim_between_feeds);
     tcase_add_test(tc, test_ws_session_fragmented_many);
     tcase_add_test(tc, test_ws_session_message_memory_reused);
+    tcase_add_test(tc, test_ws_session_long_frame_reserved_as_it_arrives);
     suite_add_tcase(s, tc);
 
     tc = ws_test_tcase("protocol_errors");

@@ -1,0 +1,452 @@
+/* mws_channel.c: the child's channels: their members, publishing to them, and the bus that carries them to other children and servers. */
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <unistd.h>
+
+#include "mws_private.h"
+#include "mws_channel.h"
+#include "mws_conn.h"
+#include "mws_status.h"
+
+/* Channels are spread over this many stripes, each under its own lock: a
+ * publish locks its channel's stripe only, so channels do not wait for
+ * each other (a power of two). */
+#define MWS_CHANNEL_STRIPES 64
+
+typedef struct mws_channel mws_channel;
+
+/* One connection's place in one channel: on the channel's list (under the
+ * stripe's lock) and on its connection's set (owner thread). */
+struct mws_member {
+    mws_member *prev, *next;    /* the channel's members */
+    mws_member *next_in_set;    /* the connection's memberships */
+    mws_channel *channel;
+    mws_conn *wc;
+};
+
+/* Fixed-size records, kept for reuse: a child's channel memory is bounded
+ * by the most channels it ever had at once, however many come and go. */
+struct mws_channel {
+    mws_member *members;
+    apr_size_t nmembers;
+    mws_channel *next_free;
+    char name[WEBSOCKET_CHANNEL_MAX + 1];
+};
+
+typedef struct {
+    apr_thread_mutex_t *lock;
+    apr_pool_t *pool;           /* unmanaged: used under lock only */
+    apr_hash_t *channels;       /* name -> mws_channel */
+    mws_channel *spare;
+} mws_stripe;
+
+static struct {
+    mws_stripe stripes[MWS_CHANNEL_STRIPES];
+    int ready;                  /* child_init made the stripes */
+    const websocket_bus_provider *bus_provider;
+    websocket_bus *bus;         /* NULL: this child's channels stay in it */
+    websocket_bus_core core;
+} channels;
+
+/* WebSocketBroker and WebSocketBrokerExchange: server-wide. */
+static struct {
+    const char *url;
+    const websocket_bus_provider *provider;
+    const char *exchange;
+} broker;
+
+#define MWS_DEFAULT_EXCHANGE "websocket"
+
+static mws_stripe *stripe_of(const char *name)
+{
+    /* FNV-1a: cheap and spreads short similar names well. */
+    apr_uint32_t h = 2166136261U;
+
+    for (; *name; ++name) {
+        h = (h ^ (unsigned char)*name) * 16777619U;
+    }
+    return &channels.stripes[h & (MWS_CHANNEL_STRIPES - 1)];
+}
+
+/* ---- membership (owner thread) ---------------------------------------- */
+
+apr_status_t mws_channel_join(mws_channel_set *set, mws_conn *wc,
+                              apr_pool_t *p, const char *name)
+{
+    mws_stripe *stripe;
+    mws_channel *ch;
+    mws_member *m;
+
+    if (!websocket_channel_name_ok(name)) {
+        return APR_EINVAL;
+    }
+    if (!channels.ready) {
+        return APR_ENOTIMPL;
+    }
+    for (m = set->first; m; m = m->next_in_set) {
+        if (!strcmp(m->channel->name, name)) {
+            return APR_SUCCESS;
+        }
+    }
+    if ((m = set->spare)) {
+        set->spare = m->next_in_set;
+    }
+    else {
+        m = apr_palloc(p, sizeof(*m));
+    }
+    m->wc = wc;
+    m->prev = NULL;
+
+    stripe = stripe_of(name);
+    apr_thread_mutex_lock(stripe->lock);
+    ch = apr_hash_get(stripe->channels, name, APR_HASH_KEY_STRING);
+    if (!ch) {
+        if ((ch = stripe->spare)) {
+            stripe->spare = ch->next_free;
+        }
+        else {
+            ch = apr_palloc(stripe->pool, sizeof(*ch));
+        }
+        apr_cpystrn(ch->name, name, sizeof(ch->name));
+        ch->members = NULL;
+        ch->nmembers = 0;
+        apr_hash_set(stripe->channels, ch->name, APR_HASH_KEY_STRING, ch);
+        if (channels.bus) {
+            channels.bus_provider->subscribe(channels.bus, ch->name);
+        }
+    }
+    m->channel = ch;
+    m->next = ch->members;
+    if (ch->members) {
+        ch->members->prev = m;
+    }
+    ch->members = m;
+    ++ch->nmembers;
+    apr_thread_mutex_unlock(stripe->lock);
+
+    m->next_in_set = set->first;
+    set->first = m;
+    return APR_SUCCESS;
+}
+
+/* Take @a m off its channel, and forget the channel with its last member. */
+static void member_remove(mws_member *m)
+{
+    mws_channel *ch = m->channel;
+    mws_stripe *stripe = stripe_of(ch->name);
+
+    apr_thread_mutex_lock(stripe->lock);
+    if (m->prev) {
+        m->prev->next = m->next;
+    }
+    else {
+        ch->members = m->next;
+    }
+    if (m->next) {
+        m->next->prev = m->prev;
+    }
+    if (--ch->nmembers == 0) {
+        if (channels.bus) {
+            channels.bus_provider->unsubscribe(channels.bus, ch->name);
+        }
+        apr_hash_set(stripe->channels, ch->name, APR_HASH_KEY_STRING, NULL);
+        ch->next_free = stripe->spare;
+        stripe->spare = ch;
+    }
+    apr_thread_mutex_unlock(stripe->lock);
+}
+
+apr_status_t mws_channel_leave(mws_channel_set *set, const char *name)
+{
+    mws_member **pm, *m;
+
+    for (pm = &set->first; (m = *pm); pm = &m->next_in_set) {
+        if (!strcmp(m->channel->name, name)) {
+            member_remove(m);
+            *pm = m->next_in_set;
+            m->next_in_set = set->spare;
+            set->spare = m;
+            return APR_SUCCESS;
+        }
+    }
+    return APR_NOTFOUND;
+}
+
+void mws_channel_leave_all(mws_channel_set *set)
+{
+    mws_member *m;
+
+    while ((m = set->first)) {
+        member_remove(m);
+        set->first = m->next_in_set;
+        m->next_in_set = set->spare;
+        set->spare = m;
+    }
+}
+
+/* ---- publishing ------------------------------------------------------- */
+
+/* Queue @a msg for every member of @a name here (or, without @a msg, count
+ * them); the stripe's lock keeps members from leaving (and joining)
+ * meanwhile. */
+static apr_size_t deliver_local(const char *name, mws_msg *msg)
+{
+    mws_stripe *stripe = stripe_of(name);
+    mws_channel *ch;
+    mws_member *m;
+    apr_size_t n = 0;
+
+    apr_thread_mutex_lock(stripe->lock);
+    ch = apr_hash_get(stripe->channels, name, APR_HASH_KEY_STRING);
+    for (m = ch ? ch->members : NULL; m; m = m->next) {
+        if (!msg || mws_conn_deliver(m->wc, msg) == APR_SUCCESS) {
+            ++n;
+        }
+    }
+    apr_thread_mutex_unlock(stripe->lock);
+    return n;
+}
+
+/* While the bus is connected every message makes the round trip through
+ * the broker, ours included, so that every member of every child gets
+ * them in one order; otherwise this child's members get it from here. */
+apr_status_t mws_channel_publish(const char *name, websocket_type_e type,
+                                 const void *data, apr_size_t len,
+                                 const websocket_publisher *from,
+                                 apr_size_t *pdelivered)
+{
+    apr_status_t rv = WEBSOCKET_BUS_DOWN;
+    mws_msg *msg;
+    apr_size_t n;
+
+    if (!websocket_channel_name_ok(name)
+        || (type != WEBSOCKET_TEXT && type != WEBSOCKET_BINARY)) {
+        return APR_EINVAL;
+    }
+    if (!channels.ready) {
+        return APR_ENOTIMPL;
+    }
+    if (channels.bus) {
+        websocket_bus_msg bm;
+
+        bm.channel = name;
+        bm.type = type;
+        bm.data = data;
+        bm.len = len;
+        bm.user = from ? from->user : NULL;
+        bm.ws_id = from ? from->ws_id : 0;
+        rv = channels.bus_provider->publish(channels.bus, &bm);
+    }
+    if (rv != WEBSOCKET_BUS_DOWN) {
+        /* On its way through the broker (or dropped by a full queue):
+         * these are the members here that it is for. */
+        n = deliver_local(name, NULL);
+    }
+    else if (!(msg = mws_msg_create(type, data, len))) {
+        return APR_ENOMEM;
+    }
+    else {
+        n = deliver_local(name, msg);
+        mws_msg_unref(msg);
+    }
+    if (pdelivered) {
+        *pdelivered = n;
+    }
+    return rv == APR_ENOSPC ? APR_ENOSPC : APR_SUCCESS;
+}
+
+apr_status_t mws_channel_barrier(apr_interval_time_t timeout)
+{
+    if (!channels.bus || !channels.bus_provider->barrier) {
+        return WEBSOCKET_BUS_DOWN;
+    }
+    return channels.bus_provider->barrier(channels.bus, timeout);
+}
+
+/* The websocket_publish optional function. */
+static apr_status_t websocket_publish(const char *channel,
+                                      websocket_type_e type,
+                                      const void *data, apr_size_t len,
+                                      const websocket_publisher *from,
+                                      apr_size_t *pdelivered)
+{
+    return mws_channel_publish(channel, type, data, len, from, pdelivered);
+}
+
+int mws_channel_has_bus(void)
+{
+    return channels.bus != NULL;
+}
+
+/* ---- what the bus calls --------------------------------------------------- */
+
+static void bus_deliver(const websocket_bus_msg *bm)
+{
+    mws_msg *msg;
+
+    if (!websocket_channel_name_ok(bm->channel)
+        || !(msg = mws_msg_create(bm->type, bm->data, bm->len))) {
+        return;
+    }
+    deliver_local(bm->channel, msg);
+    mws_msg_unref(msg);
+}
+
+static void bus_each_channel(void (*fn)(void *baton, const char *channel),
+                             void *baton)
+{
+    apr_hash_index_t *hi;
+    int i;
+
+    for (i = 0; i < MWS_CHANNEL_STRIPES; ++i) {
+        mws_stripe *stripe = &channels.stripes[i];
+
+        apr_thread_mutex_lock(stripe->lock);
+        for (hi = apr_hash_first(NULL, stripe->channels); hi;
+             hi = apr_hash_next(hi)) {
+            fn(baton, apr_hash_this_key(hi));
+        }
+        apr_thread_mutex_unlock(stripe->lock);
+    }
+}
+
+/* ---- the child's life ------------------------------------------------- */
+
+static apr_status_t channels_cleanup(void *data)
+{
+    int i;
+
+    channels.ready = 0;
+    channels.bus = NULL;
+    for (i = 0; i < MWS_CHANNEL_STRIPES; ++i) {
+        apr_pool_destroy(channels.stripes[i].pool);
+    }
+    return APR_SUCCESS;
+}
+
+static void mws_channel_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    memset(&channels, 0, sizeof(channels));
+    for (i = 0; i < MWS_CHANNEL_STRIPES && rv == APR_SUCCESS; ++i) {
+        mws_stripe *stripe = &channels.stripes[i];
+
+        rv = apr_pool_create_unmanaged_ex(&stripe->pool, NULL, NULL);
+        if (rv == APR_SUCCESS) {
+            rv = apr_thread_mutex_create(&stripe->lock,
+                                         APR_THREAD_MUTEX_DEFAULT,
+                                         stripe->pool);
+            stripe->channels = apr_hash_make(stripe->pool);
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, WSLOGNO(00027)
+                     "cannot set up WebSocket channels in this child");
+        return;
+    }
+    /* Before the bus's own cleanups, which run first (registered later):
+     * it stops calling us before the stripes go. */
+    apr_pool_cleanup_register(pchild, NULL, channels_cleanup,
+                              apr_pool_cleanup_null);
+    channels.ready = 1;
+    if (!broker.url) {
+        return;
+    }
+    channels.core.origin = apr_psprintf(pchild, "%s/%" APR_PID_T_FMT "/%"
+                                        APR_TIME_T_FMT, s->server_hostname,
+                                        getpid(), apr_time_now());
+    channels.core.server_name = s->server_hostname;
+    channels.core.deliver = bus_deliver;
+    channels.core.each_channel = bus_each_channel;
+    channels.core.count = mws_status_bus_count;
+    channels.core.connected = mws_status_bus_connected;
+    channels.bus_provider = broker.provider;
+    rv = broker.provider->start(&channels.bus, pchild, s, broker.url,
+                                broker.exchange ? broker.exchange
+                                                : MWS_DEFAULT_EXCHANGE,
+                                &channels.core);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, WSLOGNO(00028)
+                     "cannot start the WebSocket broker's bus: channels "
+                     "reach this child's members only");
+        channels.bus = NULL;
+    }
+}
+
+/* ---- directives ----------------------------------------------------------- */
+
+const char *mws_channel_set_broker(cmd_parms *cmd, void *dummy,
+                                   const char *url)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *colon = ap_strchr_c(url, ':');
+    char *scheme;
+    apr_size_t n;
+
+    if (err) {
+        return err;
+    }
+    if (!colon || colon == url) {
+        return "WebSocketBroker needs a URL: SCHEME://...";
+    }
+    scheme = apr_pstrmemdup(cmd->temp_pool, url, colon - url);
+    ap_str_tolower(scheme);
+    broker.provider = ap_lookup_provider(WEBSOCKET_BUS_GROUP, scheme,
+                                         WEBSOCKET_BUS_VERSION);
+    n = strlen(scheme);
+    if (!broker.provider && n > 1 && scheme[n - 1] == 's') {
+        /* amqps: the amqp bus, over TLS */
+        const char *plain = apr_pstrmemdup(cmd->temp_pool, scheme, n - 1);
+
+        broker.provider = ap_lookup_provider(WEBSOCKET_BUS_GROUP, plain,
+                                             WEBSOCKET_BUS_VERSION);
+    }
+    if (!broker.provider) {
+        return apr_psprintf(cmd->pool, "WebSocketBroker: no bus module for "
+                            "'%s' URLs is loaded (LoadModule "
+                            "mod_websocket_%s before this line)", scheme,
+                            scheme);
+    }
+    if ((err = broker.provider->check(cmd->pool, url))) {
+        return apr_pstrcat(cmd->pool, "WebSocketBroker: ", err, NULL);
+    }
+    broker.url = apr_pstrdup(cmd->pool, url);
+    return NULL;
+}
+
+const char *mws_channel_set_exchange(cmd_parms *cmd, void *dummy,
+                                     const char *name)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) {
+        return err;
+    }
+    if (!*name || strlen(name) > 255) {
+        return "WebSocketBrokerExchange needs a name of 1 to 255 bytes";
+    }
+    broker.exchange = name;
+    return NULL;
+}
+
+static int mws_channel_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                  apr_pool_t *ptemp)
+{
+    broker.url = NULL;
+    broker.provider = NULL;
+    broker.exchange = NULL;
+    return OK;
+}
+
+void mws_channel_register_hooks(apr_pool_t *p)
+{
+    ap_hook_pre_config(mws_channel_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(mws_channel_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_REGISTER_OPTIONAL_FN(websocket_publish);
+}
