@@ -88,6 +88,7 @@ def test_ws_290_02_close_codes(httpd):
 def test_ws_290_03_slow_consumer_drops(httpd):
     """Pushes to a client that does not read are refused over 64 KiB
     (WebSocketSlowConsumer drop): the page counts them."""
+    mark = httpd.mark()
     before = status(httpd)
     ws = connect(httpd, '/t300/slow-drop')
     ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -98,6 +99,15 @@ def test_ws_290_03_slow_consumer_drops(httpd):
             'no drops counted'
     finally:
         ws.close_socket()
+    # its pushes (and drops) go on until the server has let it go
+    assert wait_for(lambda: handler_closed(httpd, mark)), \
+        'the WebSocket did not end'
+
+
+def handler_closed(h, mark):
+    """The test handler's close ran (and joined its pushers) since mark."""
+    return any('test handler: close' in line
+               for line in h.error_log_lines_since(mark))
 
 
 def test_ws_290_03b_slow_consumer_closes_are_not_drops(httpd):
@@ -110,13 +120,16 @@ def test_ws_290_03b_slow_consumer_closes_are_not_drops(httpd):
     try:
         ws.send_frame(OP_TEXT, b'push 20000 1000')
         assert wait_for(lambda: any('WS00016' in line for line in
-                                    httpd.error_log_lines_since(mark)),
-                        timeout=10), 'no slow-consumer close logged'
+                                    httpd.error_log_lines_since(mark))), \
+            'no slow-consumer close logged'
         assert wait_for(lambda: delta(before, status(httpd),
-                                      'WebSocketSlowConsumerCloses') >= 1,
-                        timeout=10), 'the close was not counted'
+                                      'WebSocketSlowConsumerCloses') >= 1), \
+            'the close was not counted'
     finally:
         ws.close_socket()
+    # no drop once all its pushes were tried: when the server has let it go
+    assert wait_for(lambda: handler_closed(httpd, mark)), \
+        'the WebSocket did not end'
     assert delta(before, status(httpd), 'WebSocketSlowConsumerDrops') == 0
 
 
