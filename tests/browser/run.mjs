@@ -204,7 +204,17 @@ try {
     });
   }
 
-  // Two chat pages in one room: what one says, the other shows.
+  // Two chat pages in one room: what one says, the other shows. Each page
+  // shows every message, its own too (the room sends it back to everyone),
+  // and assert_pages_work (tests/lib/browser.py) asserts just that: so
+  // every message is waited for on both pages, never read off a page
+  // before it arrived.
+  async function shows(page, text) {
+    await page.waitForFunction(
+      (t) => document.getElementById("messages").textContent.includes(t),
+      text, { timeout: TIMEOUT });
+  }
+
   await step("chat", async () => {
     const room = "room-" + Math.random().toString(36).slice(2, 8);
     const pages = [await context.newPage(), await context.newPage()];
@@ -216,23 +226,17 @@ try {
       await page.fill("#user", user);
       await page.fill("#room", room);
       await page.click("#join");
-      await page.waitForFunction(
-        (u) => document.getElementById("messages").textContent.includes(u + " joined"),
-        user, { timeout: TIMEOUT });
+      await shows(page, user + " joined");
     }
-    await pages[0].waitForFunction(
-      () => document.getElementById("messages").textContent.includes("ben joined"),
-      null, { timeout: TIMEOUT });
+    await shows(pages[0], "ben joined");
     await pages[0].fill("#text", "hello ben");
     await pages[0].click("#send");
-    await pages[1].waitForFunction(
-      () => document.getElementById("messages").textContent.includes("ann: hello ben"),
-      null, { timeout: TIMEOUT });
+    await shows(pages[1], "ann: hello ben");
+    await shows(pages[0], "ann: hello ben");
     await pages[1].fill("#text", "hi ann");
     await pages[1].click("#send");
-    await pages[0].waitForFunction(
-      () => document.getElementById("messages").textContent.includes("ben: hi ann"),
-      null, { timeout: TIMEOUT });
+    await shows(pages[0], "ben: hi ann");
+    await shows(pages[1], "ben: hi ann");
     const seen = [await pages[0].textContent("#messages"), await pages[1].textContent("#messages")];
     for (const page of pages) {
       await page.close();

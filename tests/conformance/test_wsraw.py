@@ -117,7 +117,7 @@ def test_wsraw_echo(echo_server):
     with pytest.raises(socket.timeout):
         ws.recv_frame(timeout=0.1)
     assert ws.close(1000, b'bye') == (1000, b'bye')
-    assert ws.tcp_closed(5)
+    assert ws.tcp_closed()
     assert ws.masked_frames == 0
 
 
@@ -125,7 +125,7 @@ def test_wsraw_server_fails(echo_server):
     ws = RawWS.connect('127.0.0.1', echo_server, '/')
     ws.send_frame(OP_TEXT, b'x', mask=False)      # RFC 6455 §5.1: 1002
     assert ws.expect_close() == (1002, b'')
-    assert ws.tcp_closed(5)
+    assert ws.tcp_closed()
     ws.close_socket()
 
 

@@ -7,10 +7,10 @@ import pytest
 
 from wsraw import (OP_TEXT, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_CLOSE,
                    build_frame)
-from wsit import connect, describe_mismatch
+from wsit import connect, describe_mismatch, TIMEOUT
 
 
-def frames_until_data(ws, what, timeout=5):
+def frames_until_data(ws, what, timeout=TIMEOUT):
     """Frames received up to and including the first whole data message:
     [(opcode, payload)...], fragments joined."""
     out = []
@@ -142,7 +142,7 @@ def test_ws_120_07_bytewise_stream(httpd):
             f'bytewise stream, second message: {got!r}'
         code, _ = ws.expect_close()
         assert code == 1000, f'bytewise stream, close echo: {code}'
-        assert ws.tcp_closed(5), 'TCP open after the close handshake'
+        assert ws.tcp_closed(), 'TCP open after the close handshake'
 
 
 def test_ws_120_08_fragmented_pipelined(httpd):

@@ -201,7 +201,7 @@ def test_ws_130_19_close_valid_code_echoed(via, code):
         ws.send_frame(OP_CLOSE, struct.pack('!H', code) + 'fin ✓'.encode())
         got, reason = ws.expect_close()
         assert got == code, f'close {code} answered with {got} {reason!r}'
-        assert ws.tcp_closed(5), f'close {code}: TCP still open'
+        assert ws.tcp_closed(), f'close {code}: TCP still open'
 
 
 def test_ws_130_20_close_empty(via):
@@ -210,7 +210,7 @@ def test_ws_130_20_close_empty(via):
         ws.send_frame(OP_CLOSE, b'')
         got, reason = ws.expect_close()
         assert got in (None, 1000), f'empty close answered with {got}'
-        assert ws.tcp_closed(5), 'empty close: TCP still open'
+        assert ws.tcp_closed(), 'empty close: TCP still open'
 
 
 def test_ws_130_21_nothing_after_close(via):
@@ -221,7 +221,7 @@ def test_ws_130_21_nothing_after_close(via):
         f = ws.recv_frame()
         assert f is not None and f.opcode == OP_CLOSE, \
             f'first frame after our close: {f!r}'
-        assert ws.tcp_closed(5), 'TCP still open after the close handshake'
+        assert ws.tcp_closed(), 'TCP still open after the close handshake'
 
 
 # ---- size limits: /small has WebSocketMaxMessageSize 1000,

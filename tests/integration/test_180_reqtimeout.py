@@ -78,7 +78,9 @@ def test_ws_180_01_idle_websocket_survives(mpm, idle_probes):
         time.sleep(left)
     idle = time.monotonic() - p.since
     # the control: reqtimeout is active and closed the unfinished request
-    p.partial.settimeout(2)
+    # (it gives a request head 5 s); waited for up to 25 s after it was
+    # sent, short of the 30 s of httpd's Timeout, which would close it too
+    p.partial.settimeout(max(1.0, p.since + 25 - time.monotonic()))
     try:
         data = p.partial.recv(4096)
         while data and not data.endswith(b'</html>\n'):

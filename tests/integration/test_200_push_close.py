@@ -71,7 +71,7 @@ def test_ws_200_03_close_while_pushing(via):
             assert f.opcode == OP_TEXT, f'unexpected {f!r:.100}'
         code = struct.unpack('!H', f.payload[:2])[0] if f.payload else None
         assert code in (1000, None), f'close answer {code}'
-        assert ws.tcp_closed(5), 'TCP open after the close handshake'
+        assert ws.tcp_closed(), 'TCP open after the close handshake'
 
 
 @pytest.mark.parametrize('cmd,code,reason', [
@@ -88,7 +88,7 @@ def test_ws_200_04_server_close(via, cmd, code, reason):
         got = ws.expect_close()
         assert got == (code, reason), f'{cmd!r}: close frame {got!r}'
         ws.send_frame(OP_CLOSE, struct.pack('!H', code))
-        assert ws.tcp_closed(5), f'{cmd!r}: TCP open after the close ' \
+        assert ws.tcp_closed(), f'{cmd!r}: TCP open after the close ' \
                                  'handshake'
 
 
@@ -110,7 +110,7 @@ def _tagged(via, path='/echo'):
 
 
 def assert_one_log_line(via, tag, what, min_in=0, min_out=0):
-    entries = via.httpd.access_log_for(tag, timeout=3)
+    entries = via.httpd.access_log_for(tag)
     assert len(entries) == 1, \
         f'{what}: {len(entries)} access log lines, want 1: ' \
         f'{[e["line"] for e in entries]}'
@@ -137,7 +137,7 @@ def test_ws_200_10_access_log_client_close(via):
             'the WebSocket is logged before it closed'
         assert ws.close() == (1000, b''), \
             'client close answered'
-        assert ws.tcp_closed(5), \
+        assert ws.tcp_closed(), \
             'TCP open after the close handshake'
     assert_one_log_line(via, tag, 'client close', min_in=10000,
                         min_out=10000)
@@ -152,7 +152,7 @@ def test_ws_200_11_access_log_server_close(via):
         assert ws.expect_close() == (4000, b'bye'), \
             'close frame of close 4000 bye'
         ws.send_frame(OP_CLOSE, struct.pack('!H', 4000))
-        assert ws.tcp_closed(5), \
+        assert ws.tcp_closed(), \
             'TCP open after the close handshake'
     assert_one_log_line(via, tag, 'server close')
 
@@ -163,7 +163,7 @@ def test_ws_200_12_access_log_protocol_error(via):
         ws.send_frame(OP_TEXT, b'x', mask=False)
         assert ws.expect_close()[0] == 1002, \
             'unmasked frame not failed with 1002'
-        assert ws.tcp_closed(5), \
+        assert ws.tcp_closed(), \
             'TCP open after 1002'
     assert_one_log_line(via, tag, 'protocol error')
 

@@ -10,7 +10,7 @@ import pytest
 
 from httpd import Httpd
 from wsraw import OP_TEXT, OP_CLOSE
-from wsit import connect, assert_echoes
+from wsit import connect, assert_echoes, TIMEOUT
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def open_sockets(h, n=3):
     return out
 
 
-def assert_going_away(sockets, what, timeout=5):
+def assert_going_away(sockets, what, timeout=TIMEOUT):
     """Each socket gets close 1001 within timeout seconds in all (data
     frames before it are skipped); like a well-behaved client, we answer
     each close frame, and then the server closes TCP."""
@@ -61,7 +61,7 @@ def assert_going_away(sockets, what, timeout=5):
 def test_ws_230_01_graceful_restart(private):
     h = private
     sockets = open_sockets(h)
-    h.restart(graceful=True, timeout=8)
+    h.restart(graceful=True)
     assert_going_away(sockets, 'graceful restart')
     assert_echoes(h, what='after a graceful restart')
     assert h.check_error_log(mark=0) == [], \
@@ -101,4 +101,4 @@ def test_ws_230_03_stop(private):
     waits = [line for line in log if 'AH00045' in line or 'AH00046' in line]
     assert not waits, 'children did not exit when told:\n' + '\n'.join(waits)
     for path, ws in sockets:
-        assert ws.tcp_closed(2), f'{path}: still open after stop'
+        assert ws.tcp_closed(), f'{path}: still open after stop'

@@ -18,7 +18,7 @@ def test_ws_240_01_many_open(httpd, mpm):
     try:
         for i in range(n):
             try:
-                sockets.append(connect(httpd, '/echo', timeout=5))
+                sockets.append(connect(httpd, '/echo'))
             except (OSError, HandshakeError) as e:
                 pytest.fail(f'{mpm}: WebSocket {i + 1} of {n} could not be '
                             f'opened while {i} are open: {e!r}')

@@ -54,7 +54,7 @@ def test_ws_260_01_echo(h2d, size):
         assert ws.recv_message() == (OP_TEXT, 'h2 ✓'.encode())
         # RFC 6455 §5.5.1: the reply echoes the code
         assert ws.close(1000, b'done') == (1000, b'')
-        assert ws.tcp_closed(3), 'the stream did not end after the close'
+        assert ws.tcp_closed(), 'the stream did not end after the close'
 
 
 def test_ws_260_02_fragments_and_ping(h2d):
@@ -95,7 +95,7 @@ def test_ws_260_05_client_ends_stream(h2d):
     assert ws.recv_message() == (OP_TEXT, b'bye')
     ws.conn.end_stream(ws.stream_id)
     ws.sock.sendall(ws.conn.data_to_send())
-    assert ws.tcp_closed(3), 'the server did not end its side of the stream'
+    assert ws.tcp_closed(), 'the server did not end its side of the stream'
     ws.close_socket()
     with connect(h2d) as again:
         again.send_frame(OP_TEXT, b'still here')

@@ -31,11 +31,15 @@ def test_ws_290_01_open_messages_bytes(httpd):
     if h2:
         sockets.append(Via(httpd, 'h2c').connect())
     try:
-        now = status(httpd)
-        assert delta(before, now, f'WebSocketsOpen{runner}') >= 3, (before,
-                                                                    now)
+        # A WebSocket is counted once its 101 is out: wait for the counts.
+        opened = {f'WebSocketsOpen{runner}': 3,
+                  'WebSocketsTotal': len(sockets)}
         if h2:
-            assert delta(before, now, 'WebSocketsOpenHTTP2') >= 1, now
+            opened['WebSocketsOpenHTTP2'] = 1
+        assert wait_for(lambda: all(delta(before, status(httpd), k) >= v
+                                    for k, v in opened.items())), \
+            (opened, before, status(httpd))
+        now = status(httpd)
         assert delta(before, now, 'WebSocketsTotal') == len(sockets), now
         for ws in sockets:
             for i in range(5):
@@ -47,15 +51,18 @@ def test_ws_290_01_open_messages_bytes(httpd):
         for ws in sockets:
             ws.close_socket()
     n = len(sockets)
-    assert wait_for(lambda: delta(before, status(httpd),
-                                  'WebSocketCloses1000') >= n), \
-        'the closes were not counted'
+    # Each WebSocket reports its traffic in its own time (once a round, and
+    # when it ends): wait for every count asserted.
+    # Each frame: 1000 bytes of payload, a header of 4 (+4 mask in).
+    want = {'WebSocketCloses1000': n,
+            'WebSocketMessagesIn': 5 * n, 'WebSocketMessagesOut': 5 * n,
+            'WebSocketBytesIn': 5 * n * 1008,
+            'WebSocketBytesOut': 5 * n * 1004}
+    assert wait_for(lambda: all(delta(before, status(httpd), k) >= v
+                                for k, v in want.items())), \
+        ('the closes and the traffic were not counted', want, before,
+         status(httpd))
     after = status(httpd)
-    assert delta(before, after, 'WebSocketMessagesIn') >= 5 * n
-    assert delta(before, after, 'WebSocketMessagesOut') >= 5 * n
-    # each frame: 1000 bytes of payload, a header of 4 (+4 mask in)
-    assert delta(before, after, 'WebSocketBytesIn') >= 5 * n * 1008
-    assert delta(before, after, 'WebSocketBytesOut') >= 5 * n * 1004
     assert after[f'WebSocketsOpen{runner}'] <= before[f'WebSocketsOpen{runner}'] \
         or wait_for(lambda: status(httpd)[f'WebSocketsOpen{runner}']
                     <= before[f'WebSocketsOpen{runner}'])
@@ -78,23 +85,33 @@ def test_ws_290_02_close_codes(httpd):
     want = {'WebSocketClosesOther': 1, 'WebSocketCloses1002': 1,
             'WebSocketCloses1007': 1, 'WebSocketCloses1006': 1}
     assert wait_for(lambda: all(delta(before, status(httpd), k) >= v
-                                for k, v in want.items()), timeout=5), \
+                                for k, v in want.items())), \
         (before, status(httpd))
 
 
 def test_ws_290_03_slow_consumer_drops(httpd):
     """Pushes to a client that does not read are refused over 64 KiB
     (WebSocketSlowConsumer drop): the page counts them."""
+    mark = httpd.mark()
     before = status(httpd)
     ws = connect(httpd, '/t300/slow-drop')
     ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     try:
         ws.send_frame(OP_TEXT, b'push 20000 1000')
         assert wait_for(lambda: delta(before, status(httpd),
-                                      'WebSocketSlowConsumerDrops') > 1000,
-                        timeout=10), 'no drops counted'
+                                      'WebSocketSlowConsumerDrops') > 1000), \
+            'no drops counted'
     finally:
         ws.close_socket()
+    # its pushes (and drops) go on until the server has let it go
+    assert wait_for(lambda: handler_closed(httpd, mark)), \
+        'the WebSocket did not end'
+
+
+def handler_closed(h, mark):
+    """The test handler's close ran (and joined its pushers) since mark."""
+    return any('test handler: close' in line
+               for line in h.error_log_lines_since(mark))
 
 
 def test_ws_290_03b_slow_consumer_closes_are_not_drops(httpd):
@@ -107,13 +124,16 @@ def test_ws_290_03b_slow_consumer_closes_are_not_drops(httpd):
     try:
         ws.send_frame(OP_TEXT, b'push 20000 1000')
         assert wait_for(lambda: any('WS00016' in line for line in
-                                    httpd.error_log_lines_since(mark)),
-                        timeout=10), 'no slow-consumer close logged'
+                                    httpd.error_log_lines_since(mark))), \
+            'no slow-consumer close logged'
         assert wait_for(lambda: delta(before, status(httpd),
-                                      'WebSocketSlowConsumerCloses') >= 1,
-                        timeout=10), 'the close was not counted'
+                                      'WebSocketSlowConsumerCloses') >= 1), \
+            'the close was not counted'
     finally:
         ws.close_socket()
+    # no drop once all its pushes were tried: when the server has let it go
+    assert wait_for(lambda: handler_closed(httpd, mark)), \
+        'the WebSocket did not end'
     assert delta(before, status(httpd), 'WebSocketSlowConsumerDrops') == 0
 
 

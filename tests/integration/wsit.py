@@ -15,7 +15,8 @@ import websockets
 from h2ws import H2WS
 from httpd import load_config
 from wsraw import (RawWS, HandshakeError, OP_TEXT, OP_BINARY, OP_CLOSE,
-                   OP_PING, OP_PONG, make_handshake_request, accept_key)
+                   OP_PING, OP_PONG, make_handshake_request, accept_key,
+                   TIMEOUT)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -140,7 +141,8 @@ def _dechunk(data):
     return out
 
 
-def http_request(port, request, timeout=5, head_only=False, sock=None):
+def http_request(port, request, timeout=TIMEOUT, head_only=False,
+                 sock=None):
     """Send raw request bytes to 127.0.0.1:port and read one response.
     Returns Response; the socket is closed unless passed in."""
     own = sock is None
@@ -254,7 +256,7 @@ def assert_echoes(httpd, path='/echo', what=''):
         assert ws.close() == (1000, b''), f'{what}: close of the fresh one'
 
 
-def assert_failed_with(ws, code, what, timeout=5):
+def assert_failed_with(ws, code, what, timeout=TIMEOUT):
     """The server closes ws with a close frame of code (an int or a set of
     ints), then closes TCP without waiting for our close frame (RFC 6455
     §7.1.7, "Fail the WebSocket Connection")."""
@@ -287,8 +289,11 @@ def _ws_connect(url, **kw):
     return websockets.connect(url, **kw)
 
 
-def wait_for(pred, timeout=3, interval=0.05):
-    """Poll pred() until true or timeout; returns its last value."""
+def wait_for(pred, timeout=TIMEOUT, interval=0.05):
+    """Poll pred() until true or timeout; returns its last value. Wait so
+    for whatever a test then asserts (a log line, a counter, a process
+    gone): the server does it in its own time, after the action that
+    causes it."""
     deadline = time.monotonic() + timeout
     while True:
         v = pred()
@@ -302,7 +307,7 @@ __all__ = ['Response', 'http_request', 'handshake_request', 'get', 'post',
            'connect',
            'refused', 'assert_echoes', 'assert_failed_with', 'run',
            'ws_client', 'wait_for', 'new_key', 'first_diff',
-           'describe_mismatch', 'accept_key', 'OP_CLOSE']
+           'describe_mismatch', 'accept_key', 'OP_CLOSE', 'TIMEOUT']
 
 
 # ---- transports ---------------------------------------------------------

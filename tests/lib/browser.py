@@ -13,9 +13,11 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
 import urllib.parse
 
-__all__ = ['CHROMIUM', 'run_chromium', 'http_publisher', 'assert_pages_work']
+__all__ = ['CHROMIUM', 'run_chromium', 'http_publisher', 'assert_pages_work',
+           'opened', 'logged_upgrades']
 
 CHROMIUM = '/usr/bin/chromium'
 BROWSER_DIR = os.path.join(os.path.dirname(os.path.dirname(
@@ -143,3 +145,31 @@ def assert_pages_work(got, events=False):
         assert ev['curl'] == (
             f"curl {k}-X POST -H 'Content-Type: text/plain' --data 'hello' "
             f"{got['base']}/pub/{ev['channel']}"), ev
+
+
+def opened(got):
+    """{path: n} of the WebSockets run.mjs opened and saw open in the run
+    that gave got: on /echo the echo page's in the two steps that wait for
+    it (echo_page, echo_file), the Blob's and the 40 + 30 of "many"; on
+    /chat the two chat pages'; with the events page, its subscription on
+    /sub/CHANNEL. (Pages it does not wait for may open more.)"""
+    paths = {'/echo': 73, '/chat': 2}
+    channel = got.get('events_page', {}).get('channel')
+    if channel:
+        paths[f'/sub/{channel}'] = 1
+    return paths
+
+
+def logged_upgrades(upgrades, paths, timeout=60):
+    """{path: access log lines} of the WebSocket upgrades of each path of
+    paths ({path: n}, see opened()), once there are at least n for each;
+    upgrades(path) returns the lines logged so far. The server logs a
+    WebSocket when it ends, which may be after Chromium is gone: wait for
+    the lines, up to timeout seconds (then return what there is)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = {path: upgrades(path) for path in paths}
+        if all(len(found[p]) >= n for p, n in paths.items()) or \
+                time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)

@@ -16,7 +16,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
-from wsraw import RawWS, HandshakeError, RECV_CHUNK
+from wsraw import RawWS, HandshakeError, RECV_CHUNK, TIMEOUT
 
 
 class H2WS(RawWS):
@@ -30,7 +30,7 @@ class H2WS(RawWS):
 
     @classmethod
     def connect(cls, host, port, path='/echo', protocols=None, origin=None,
-                headers=None, timeout=5, ssl_context=None,
+                headers=None, timeout=TIMEOUT, ssl_context=None,
                 server_hostname=None):
         """Open h2c (or h2 over TLS with ssl_context, which must offer
         ALPN h2), wait for SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441
@@ -127,7 +127,7 @@ class H2WS(RawWS):
                     self.conn.local_flow_control_window(self.stream_id),
                     self.conn.max_outbound_frame_size)
                 if window <= 0:
-                    self._pump(time.monotonic() + 5)
+                    self._pump(time.monotonic() + TIMEOUT)
                     continue
                 self.conn.send_data(self.stream_id, data[:window])
             except h2.exceptions.StreamClosedError:
@@ -170,7 +170,7 @@ class H2WS(RawWS):
                 return len(self._buf) >= n
         return True
 
-    def tcp_closed(self, timeout=5):
+    def tcp_closed(self, timeout=TIMEOUT):
         """True if the server ends the stream within timeout."""
         deadline = time.monotonic() + timeout
         self._buf.clear()

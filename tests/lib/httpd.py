@@ -30,7 +30,7 @@ API (stable; tests/integration and tests/conformance use it):
     .configtest(extra_conf=None) -> (returncode, output)   (apache2 -t)
     .mark()  .error_log_lines_since(mark=None)
     .check_error_log(ignore_lognos=(), mark=None) -> [unexpected lines]
-    .access_log_entries() .access_log_for(test_id, count=1, timeout=3)
+    .access_log_entries() .access_log_for(test_id, count=1, timeout=20)
     .cleanup()   Httpd.make_workdir(prefix)   Httpd.live()
 The log level is "info websocket:debug", or $MWS_TEST_LOGLEVEL (e.g.
 "info websocket:trace3") when set.
@@ -728,7 +728,7 @@ class Httpd:
             entries.append(entry)
         return entries
 
-    def access_log_for(self, test_id, count=1, timeout=3):
+    def access_log_for(self, test_id, count=1, timeout=20):
         """The access log entries of requests sent with header X-Test-Id:
         test_id, waiting up to timeout seconds for at least count of them
         (a WebSocket is logged when it closes), and 0.2 s more for any

@@ -36,8 +36,8 @@ import struct
 import time
 import zlib
 
-__all__ = ['RawWS', 'Frame', 'HandshakeError', 'OP_CONT', 'OP_TEXT',
-           'OP_BINARY', 'OP_CLOSE', 'OP_PING', 'OP_PONG',
+__all__ = ['RawWS', 'Frame', 'HandshakeError', 'TIMEOUT', 'OP_CONT',
+           'OP_TEXT', 'OP_BINARY', 'OP_CLOSE', 'OP_PING', 'OP_PONG',
            'make_handshake_request', 'accept_key', 'RSV1',
            'parse_extensions', 'PerMessageDeflate', 'DeflatedMessage',
            'DEFLATE_TAIL']
@@ -60,6 +60,12 @@ WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 MAX_HEAD = 64 * 1024
 
 RECV_CHUNK = 256 * 1024
+
+# How long a call waits by default for what a test expects to come (a
+# frame, a close, the end of TCP, a handshake's answer): generous, since
+# the tests run on loaded machines, and free when it comes in time. A test
+# that checks that nothing comes passes its own, short, timeout.
+TIMEOUT = 20.0
 
 Frame = collections.namedtuple('Frame', 'fin rsv opcode payload')
 Frame.__doc__ = """One received frame: fin (bool), rsv (0-7, RSV1 is 4),
@@ -171,7 +177,7 @@ class RawWS:
 
     @classmethod
     def connect(cls, host, port, path='/echo', headers=None, protocols=None,
-                origin=None, extra=b'', timeout=5, extensions=None,
+                origin=None, extra=b'', timeout=TIMEOUT, extensions=None,
                 ssl_context=None, server_hostname=None):
         """Open TCP and do the opening handshake with a random 16-byte key.
 
@@ -335,7 +341,7 @@ class RawWS:
             self._buf += chunk
         return True
 
-    def recv_frame(self, timeout=5):
+    def recv_frame(self, timeout=TIMEOUT):
         """The next frame as a Frame; None if the peer closed TCP (a partial
         frame before EOF is dropped). Raises socket.timeout if no complete
         frame comes in time; bytes read so far stay buffered."""
@@ -360,7 +366,7 @@ class RawWS:
         del self._buf[:hlen + length]
         return Frame(bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0x0F, payload)
 
-    def recv_message(self, timeout=5):
+    def recv_message(self, timeout=TIMEOUT):
         """The next message as (opcode, payload), fragments joined; control
         frames (ping, pong, close) are returned as they come, even between
         fragments. None if the peer closed TCP. Raises AssertionError on a
@@ -397,7 +403,7 @@ class RawWS:
                 f'close frame with 1-byte payload {payload!r}')
         return struct.unpack('!H', payload[:2])[0], bytes(payload[2:])
 
-    def expect_close(self, timeout=5):
+    def expect_close(self, timeout=TIMEOUT):
         """Read until a close frame and return (code or None, reason).
         Pings and pongs are skipped; a data frame or EOF first raises
         AssertionError naming what came."""
@@ -411,7 +417,7 @@ class RawWS:
             if f.opcode not in (OP_PING, OP_PONG):
                 raise AssertionError(f'expected close, got {f!r:.200}')
 
-    def tcp_closed(self, timeout=5):
+    def tcp_closed(self, timeout=TIMEOUT):
         """True if the peer closes TCP within timeout; anything it sends
         until then is read and discarded."""
         deadline = time.monotonic() + timeout
@@ -617,7 +623,7 @@ class PerMessageDeflate:
         self._decompressor = d
         return out
 
-    def recv_message(self, ws, timeout=5):
+    def recv_message(self, ws, timeout=TIMEOUT):
         """The next message from RawWS ws as a DeflatedMessage (control
         frames come as they are, with compressed False); None if the peer
         closed TCP. Raises AssertionError if the server sets RSV1 anywhere
