@@ -9,7 +9,7 @@
 /* A message outlives the pool of whoever published it and is freed by
  * whichever thread drops the last reference: it lives on the heap, not in
  * a pool (an unmanaged pool per message would cost a mapped block each). */
-mws_msg *mws_msg_create(websocket_type_e type, const void *data,
+mws_msg *mws_msg_create(int type, const void *data,
                         apr_size_t len)
 {
     mws_msg *msg = malloc(sizeof(*msg) + len);

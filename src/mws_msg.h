@@ -4,18 +4,16 @@
 
 #include <apr_buckets.h>
 
-#include "mod_websocket.h"
-
 typedef struct mws_msg {
     apr_uint32_t refs;          /* atomic */
-    websocket_type_e type;
+    int type;                   /* websocket_type_e */
     apr_size_t len;
     char data[1];               /* len bytes, then '\0' */
 } mws_msg;
 
 /** A message holding a copy of @a data, with one reference; NULL if no
  *  memory. */
-mws_msg *mws_msg_create(websocket_type_e type, const void *data,
+mws_msg *mws_msg_create(int type, const void *data,
                         apr_size_t len);
 
 /** Take another reference (any thread). */

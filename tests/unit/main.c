@@ -1,4 +1,4 @@
-/* main.c: runs the engine Check suites (TAP); shared test helpers. */
+/* main.c: runs the Check suites (TAP) of the engine and of the glue's APR-only parts; shared test helpers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -513,6 +513,7 @@ int main(void)
     srunner_add_suite(runner, test_ws_utf8_suite());
     srunner_add_suite(runner, test_ws_session_suite());
     srunner_add_suite(runner, test_ws_deflate_suite());
+    srunner_add_suite(runner, test_mws_outq_suite());
     srunner_set_tap(runner, "-");
     srunner_run_all(runner, CK_SILENT);
     failed = srunner_ntests_failed(runner);

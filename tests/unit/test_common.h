@@ -25,6 +25,7 @@ Suite *test_ws_frame_suite(void);
 Suite *test_ws_utf8_suite(void);
 Suite *test_ws_session_suite(void);
 Suite *test_ws_deflate_suite(void);
+Suite *test_mws_outq_suite(void);
 
 /* A test case with the per-test pool fixture and a generous timeout. */
 TCase *ws_test_tcase(const char *name);
