@@ -84,6 +84,18 @@ struct mws_conn {
 
 static apr_uint32_t next_id;
 
+/* Message kinds cross three enums by cast: the public API's, the engine's
+ * opcodes and the send queue's. They must agree, and the compiler says so
+ * (an array of negative size) if they ever do not. */
+#define MWS_SAME_VALUE(a, b) ((int)(a) == (int)(b) ? 1 : -1)
+typedef char mws_text_kinds_agree[MWS_SAME_VALUE(WEBSOCKET_TEXT, WS_OP_TEXT)
+                                  + MWS_SAME_VALUE(WS_OP_TEXT,
+                                                   MWS_OUTQ_TEXT) - 1];
+typedef char mws_binary_kinds_agree[MWS_SAME_VALUE(WEBSOCKET_BINARY,
+                                                   WS_OP_BINARY)
+                                    + MWS_SAME_VALUE(WS_OP_BINARY,
+                                                     MWS_OUTQ_BINARY) - 1];
+
 /* ---- engine callbacks ------------------------------------------------ */
 
 static apr_status_t conn_on_message(void *baton, ws_opcode_e op,
