@@ -35,7 +35,7 @@ import websockets
 from httpd import Httpd, _children_of
 from rabbitmq import RabbitMQ
 from testca import make_ca
-from wsit import basic, get, write_htpasswd
+from wsit import basic, get, server_status, wait_for, write_htpasswd
 from wsit import post as wsit_post
 
 # Only the event MPM: two children that each hold many idle WebSockets.
@@ -175,6 +175,12 @@ def status(h):
         if key.startswith('WebSocketBroker'):
             out[key] = int(value)
     return out
+
+
+def messages_in(h):
+    """The messages h's WebSockets took from their clients (each counted
+    once its handler had it)."""
+    return server_status(h, '/t360/status?auto')['WebSocketMessagesIn']
 
 
 def wait_status(h, key, value, timeout=BACKOFF_CAP + SLACK):
@@ -872,6 +878,7 @@ def test_ws_360_08_broker_blocks_publishers(servers, broker):
     A, B = servers
     mark = A.mark()
     before = status(A)
+    taken_before = messages_in(A)
     pub = Publisher(A)
     big = os.urandom(1024 * 1024)
 
@@ -900,6 +907,14 @@ def test_ws_360_08_broker_blocks_publishers(servers, broker):
                 await ws.send(big[:-2] + b'%02d' % i)
             took = time.monotonic() - t0
             wait_log(A, 'WS00044', 1, mark)
+            # The talker's child takes the 20 in its own time: the POST
+            # goes out once it has taken every one (published or dropped),
+            # else it may find room in the queue between two drops, ending
+            # the burst in the middle (and a second WS00044 begins another).
+            await asyncio.to_thread(
+                wait_for, lambda: messages_in(A) - taken_before >= n + 20, 30)
+            assert messages_in(A) - taken_before >= n + 20, \
+                'the talker\'s child did not take its 20 messages'
             # a POST on a connection of its own (either child), to a
             # channel without members
             t1 = time.monotonic()
