@@ -127,16 +127,19 @@ class MemoryWatch:
 
 def server_socket(h, sock):
     """(pid, inode) of the server's end of the client socket sock: its
-    inode from /proc/net/tcp, and the child that has it open."""
+    inode from /proc/net/tcp, and the child that has it open. (The lines
+    of earlier connections from the same client port, to this server port
+    or the server's other one, have inode 0: TIME_WAIT.)"""
     port = sock.getsockname()[1]
-    server_ports = {h.port, h.tls_port}
+    server_port = sock.getpeername()[1]
     inode = None
     with open('/proc/net/tcp') as f:
         for line in f.readlines()[1:]:
             fields = line.split()
             local, remote = fields[1], fields[2]
-            if int(local.split(':')[1], 16) in server_ports and \
-                    int(remote.split(':')[1], 16) == port:
+            if int(local.split(':')[1], 16) == server_port and \
+                    int(remote.split(':')[1], 16) == port and \
+                    fields[9] != '0':
                 inode = fields[9]
     if inode is None:
         return None
