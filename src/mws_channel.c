@@ -5,6 +5,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "mws_private.h"
@@ -16,6 +17,12 @@
  * publish locks its channel's stripe only, so channels do not wait for
  * each other (a power of two). */
 #define MWS_CHANNEL_STRIPES 64
+
+/* Each stripe keeps the member counts of up to this many of its channels
+ * in shared memory (mws_status_members_set), for other children's
+ * publishers to add up. */
+#define MWS_CHANNEL_PLACES (MWS_STATUS_MEMBER_PLACES / MWS_CHANNEL_STRIPES)
+#define MWS_CHANNEL_NO_PLACE (-1)
 
 typedef struct mws_channel mws_channel;
 
@@ -33,6 +40,8 @@ struct mws_member {
 struct mws_channel {
     mws_member *members;
     apr_size_t nmembers;
+    apr_uint64_t key;           /* hash of the name, never 0 */
+    int place;                  /* its stripe's place, or NO_PLACE */
     mws_channel *next_free;
     char name[WEBSOCKET_CHANNEL_MAX + 1];
 };
@@ -42,7 +51,11 @@ typedef struct {
     apr_pool_t *pool;           /* unmanaged: used under lock only */
     apr_hash_t *channels;       /* name -> mws_channel */
     mws_channel *spare;
+    apr_uint32_t free_places;   /* a bit per place of the stripe's */
 } mws_stripe;
+
+/* The places of a stripe fit its free_places. */
+typedef char mws_channel_places_fit[MWS_CHANNEL_PLACES <= 32 ? 1 : -1];
 
 static struct {
     mws_stripe stripes[MWS_CHANNEL_STRIPES];
@@ -61,15 +74,47 @@ static struct {
 
 #define MWS_DEFAULT_EXCHANGE "websocket"
 
-static mws_stripe *stripe_of(const char *name)
+static apr_uint64_t channel_key(const char *name)
 {
     /* FNV-1a: cheap and spreads short similar names well. */
-    apr_uint32_t h = 2166136261U;
+    apr_uint64_t h = APR_UINT64_C(14695981039346656037);
 
     for (; *name; ++name) {
-        h = (h ^ (unsigned char)*name) * 16777619U;
+        h = (h ^ (unsigned char)*name) * APR_UINT64_C(1099511628211);
     }
-    return &channels.stripes[h & (MWS_CHANNEL_STRIPES - 1)];
+    return h ? h : 1;
+}
+
+static mws_stripe *stripe_of(apr_uint64_t key)
+{
+    return &channels.stripes[key & (MWS_CHANNEL_STRIPES - 1)];
+}
+
+/* Where @a ch's count is in shared memory: its place in its stripe's. */
+static apr_size_t channel_place(const mws_stripe *stripe, int place)
+{
+    return (stripe - channels.stripes) * MWS_CHANNEL_PLACES + place;
+}
+
+/* Tell other children's publishers how many members @a ch has here. */
+static void channel_count(mws_stripe *stripe, mws_channel *ch)
+{
+    if (ch->place == MWS_CHANNEL_NO_PLACE && ch->nmembers) {
+        if (!stripe->free_places) {
+            return;     /* counted here only (more than fit) */
+        }
+        ch->place = ffs((int)stripe->free_places) - 1;
+        stripe->free_places &= ~(1U << ch->place);
+    }
+    if (ch->place == MWS_CHANNEL_NO_PLACE) {
+        return;
+    }
+    mws_status_members_set(channel_place(stripe, ch->place),
+                           ch->nmembers ? ch->key : 0, ch->nmembers);
+    if (!ch->nmembers) {
+        stripe->free_places |= 1U << ch->place;
+        ch->place = MWS_CHANNEL_NO_PLACE;
+    }
 }
 
 /* ---- membership (owner thread) ---------------------------------------- */
@@ -80,6 +125,7 @@ apr_status_t mws_channel_join(mws_channel_set *set, mws_conn *wc,
     mws_stripe *stripe;
     mws_channel *ch;
     mws_member *m;
+    apr_uint64_t key;
 
     if (!websocket_channel_name_ok(name)) {
         return APR_EINVAL;
@@ -101,7 +147,8 @@ apr_status_t mws_channel_join(mws_channel_set *set, mws_conn *wc,
     m->wc = wc;
     m->prev = NULL;
 
-    stripe = stripe_of(name);
+    key = channel_key(name);
+    stripe = stripe_of(key);
     apr_thread_mutex_lock(stripe->lock);
     ch = apr_hash_get(stripe->channels, name, APR_HASH_KEY_STRING);
     if (!ch) {
@@ -114,6 +161,8 @@ apr_status_t mws_channel_join(mws_channel_set *set, mws_conn *wc,
         apr_cpystrn(ch->name, name, sizeof(ch->name));
         ch->members = NULL;
         ch->nmembers = 0;
+        ch->key = key;
+        ch->place = MWS_CHANNEL_NO_PLACE;
         apr_hash_set(stripe->channels, ch->name, APR_HASH_KEY_STRING, ch);
         if (channels.bus) {
             channels.bus_provider->subscribe(channels.bus, ch->name);
@@ -126,6 +175,7 @@ apr_status_t mws_channel_join(mws_channel_set *set, mws_conn *wc,
     }
     ch->members = m;
     ++ch->nmembers;
+    channel_count(stripe, ch);
     apr_thread_mutex_unlock(stripe->lock);
 
     m->next_in_set = set->first;
@@ -137,7 +187,7 @@ apr_status_t mws_channel_join(mws_channel_set *set, mws_conn *wc,
 static void member_remove(mws_member *m)
 {
     mws_channel *ch = m->channel;
-    mws_stripe *stripe = stripe_of(ch->name);
+    mws_stripe *stripe = stripe_of(ch->key);
 
     apr_thread_mutex_lock(stripe->lock);
     if (m->prev) {
@@ -149,7 +199,9 @@ static void member_remove(mws_member *m)
     if (m->next) {
         m->next->prev = m->prev;
     }
-    if (--ch->nmembers == 0) {
+    --ch->nmembers;
+    channel_count(stripe, ch);
+    if (ch->nmembers == 0) {
         if (channels.bus) {
             channels.bus_provider->unsubscribe(channels.bus, ch->name);
         }
@@ -195,7 +247,7 @@ void mws_channel_leave_all(mws_channel_set *set)
  * meanwhile. */
 static apr_size_t deliver_local(const char *name, mws_msg *msg)
 {
-    mws_stripe *stripe = stripe_of(name);
+    mws_stripe *stripe = stripe_of(channel_key(name));
     mws_channel *ch;
     mws_member *m;
     apr_size_t n = 0;
@@ -243,8 +295,13 @@ apr_status_t mws_channel_publish(const char *name, websocket_type_e type,
     }
     if (rv != WEBSOCKET_BUS_DOWN) {
         /* On its way through the broker (or dropped by a full queue):
-         * these are the members here that it is for. */
-        n = deliver_local(name, NULL);
+         * these are the members of this server that it is for, in every
+         * child whose bus is connected. */
+        apr_uint64_t key = channel_key(name);
+
+        n = deliver_local(name, NULL)
+            + mws_status_members_elsewhere(channel_place(stripe_of(key), 0),
+                                           MWS_CHANNEL_PLACES, key);
     }
     else if (!(msg = mws_msg_create(type, data, len))) {
         return APR_ENOMEM;
@@ -343,6 +400,8 @@ static void mws_channel_child_init(apr_pool_t *pchild, server_rec *s)
                                          APR_THREAD_MUTEX_DEFAULT,
                                          stripe->pool);
             stripe->channels = apr_hash_make(stripe->pool);
+            stripe->free_places = (apr_uint32_t)((APR_UINT64_C(1)
+                                                  << MWS_CHANNEL_PLACES) - 1);
         }
     }
     if (rv != APR_SUCCESS) {

@@ -50,10 +50,19 @@ static const char *const bus_counter_names[] = {
     "Published", "Consumed", "Dropped", "Reconnects"
 };
 
+/* A child's count of members of one channel, at a place its registry
+ * chose (mws_status_members_set); key 0: a free place. */
+typedef struct {
+    volatile apr_uint64_t key;
+    volatile apr_uint32_t count;
+} mws_status_members;
+
 static apr_shm_t *status_shm;           /* one per generation (pconf) */
 static mws_status_slot *status_slots;
+static mws_status_members *status_members;  /* MEMBER_PLACES per slot */
 static int status_nslots;
 static mws_status_slot *my_slot;        /* this child's, or NULL */
+static mws_status_members *my_members;
 
 static const char *const runner_names[MWS_RUNNER_COUNT] = {
     "async", "blocking", "HTTP/2"
@@ -121,6 +130,55 @@ void mws_status_bus_connected(int up)
     }
 }
 
+static int status_pid_gone(apr_uint32_t pid)
+{
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+void mws_status_members_set(apr_size_t place, apr_uint64_t key,
+                            apr_size_t count)
+{
+    if (my_members && place < MWS_STATUS_MEMBER_PLACES) {
+        /* Readers in other children match the key, then read the count:
+         * a new key gets its count first, a freed place loses its key
+         * first. */
+        if (key) {
+            apr_atomic_set32(&my_members[place].count, (apr_uint32_t)count);
+            apr_atomic_set64(&my_members[place].key, key);
+        }
+        else {
+            apr_atomic_set64(&my_members[place].key, 0);
+            apr_atomic_set32(&my_members[place].count, 0);
+        }
+    }
+}
+
+apr_size_t mws_status_members_elsewhere(apr_size_t first, apr_size_t count,
+                                        apr_uint64_t key)
+{
+    apr_size_t total = 0, i;
+    int n;
+
+    for (n = 0; my_members && n < status_nslots; ++n) {
+        mws_status_members *places = status_members
+                                     + n * MWS_STATUS_MEMBER_PLACES;
+        apr_uint32_t pid = apr_atomic_read32(&status_slots[n].pid);
+
+        if (places == my_members || !pid
+            || apr_atomic_read32(&status_slots[n].bus_state) != MWS_BUS_UP
+            || status_pid_gone(pid)) {
+            continue;
+        }
+        for (i = first; i < first + count && i < MWS_STATUS_MEMBER_PLACES;
+             ++i) {
+            if (apr_atomic_read64(&places[i].key) == key) {
+                total += apr_atomic_read32(&places[i].count);
+            }
+        }
+    }
+    return total;
+}
+
 /* ---- shared memory and slots ---------------------------------------- */
 
 static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -133,24 +191,24 @@ static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     status_nslots = limit > 0 ? limit : 1;
     /* Anonymous: inherited by the children this generation forks, gone
      * with pconf (old children keep their mapping until they exit). */
-    rv = apr_shm_create(&status_shm, status_nslots * sizeof(mws_status_slot),
-                        NULL, pconf);
+    rv = apr_shm_create(&status_shm, status_nslots
+                        * (sizeof(mws_status_slot) + MWS_STATUS_MEMBER_PLACES
+                           * sizeof(mws_status_members)), NULL, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, WSLOGNO(00024)
                      "no shared memory for the WebSocket counters: "
                      "mod_status will not show them");
         status_shm = NULL;
         status_slots = NULL;
+        status_members = NULL;
         return OK;
     }
     status_slots = apr_shm_baseaddr_get(status_shm);
     memset(status_slots, 0, status_nslots * sizeof(mws_status_slot));
+    status_members = (mws_status_members *)(status_slots + status_nslots);
+    memset(status_members, 0, status_nslots * MWS_STATUS_MEMBER_PLACES
+                              * sizeof(mws_status_members));
     return OK;
-}
-
-static int status_pid_gone(apr_uint32_t pid)
-{
-    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
 static void status_child_init(apr_pool_t *pchild, server_rec *s)
@@ -159,6 +217,7 @@ static void status_child_init(apr_pool_t *pchild, server_rec *s)
     int i, r;
 
     my_slot = NULL;
+    my_members = NULL;
     for (i = 0; status_slots && i < status_nslots && !my_slot; ++i) {
         mws_status_slot *slot = &status_slots[i];
         apr_uint32_t pid = apr_atomic_read32(&slot->pid);
@@ -173,6 +232,9 @@ static void status_child_init(apr_pool_t *pchild, server_rec *s)
             }
             apr_atomic_set32(&slot->bus_state, MWS_BUS_NONE);
             my_slot = slot;
+            my_members = status_members + i * MWS_STATUS_MEMBER_PLACES;
+            memset(my_members, 0, MWS_STATUS_MEMBER_PLACES
+                                  * sizeof(mws_status_members));
         }
     }
 }

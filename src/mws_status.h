@@ -34,4 +34,18 @@ void mws_status_slow_closed(void);
 void mws_status_bus_count(websocket_bus_counter_e what, apr_uint64_t n);
 void mws_status_bus_connected(int up);
 
+/* How many members channels have in each child, so that a publisher can
+ * say how many members of the whole server a message is for. A child's
+ * registry keeps its count of a channel (@a key, a hash of its name, never
+ * 0) at a place of its own choosing among MWS_STATUS_MEMBER_PLACES. */
+#define MWS_STATUS_MEMBER_PLACES 2048
+
+/** This child's count of @a key at @a place; key 0 frees the place. */
+void mws_status_members_set(apr_size_t place, apr_uint64_t key,
+                            apr_size_t count);
+/** The counts of @a key at places [first, first + count) of the other
+ *  live children whose bus is connected: 0 without shared memory. */
+apr_size_t mws_status_members_elsewhere(apr_size_t first, apr_size_t count,
+                                        apr_uint64_t key);
+
 #endif /* MWS_STATUS_H */
