@@ -60,4 +60,11 @@ typedef struct ws_limits_t {
  */
 int ws_close_code_is_valid(int code);
 
+/**
+ * Is @a c (an unsigned char's value) a tchar of RFC 7230 §3.2.6, a byte a
+ * token may hold? RFC 6455 uses tokens for subprotocols (§4.1) and for
+ * extension names, parameters and values (§9.1).
+ */
+int ws_is_tchar(int c);
+
 #endif /* WS_H */

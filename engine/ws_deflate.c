@@ -49,13 +49,6 @@ typedef struct ws_deflate_lex_t {
     const char *s;
 } ws_deflate_lex_t;
 
-/* tchar of RFC 7230 §3.2.6, which RFC 6455 §9.1 uses for names, params
- * and values. */
-static int deflate_is_tchar(int c)
-{
-    return (c >= 0x21 && c <= 0x7e && !strchr("\"(),/:;<=>?@[\\]{}", c));
-}
-
 /* OWS, RFC 7230 §3.2.3. */
 static void deflate_skip_ows(ws_deflate_lex_t *lx)
 {
@@ -71,7 +64,7 @@ static int deflate_token(ws_deflate_lex_t *lx, char *buf, apr_size_t size)
     apr_size_t n = 0;
     const char *start = lx->s;
 
-    while (deflate_is_tchar((unsigned char)*lx->s)) {
+    while (ws_is_tchar((unsigned char)*lx->s)) {
         if (n + 1 < size) {
             buf[n++] = *lx->s;
         }
@@ -107,7 +100,7 @@ static int deflate_quoted(ws_deflate_lex_t *lx, char *buf, apr_size_t size)
             }
             ++lx->s;
         }
-        if (!deflate_is_tchar(c)) {
+        if (!ws_is_tchar(c)) {
             is_token = 0;
         }
         if (n + 1 < size) {

@@ -13,17 +13,6 @@
 #define WS_CLOSE_CODE_LEN     2
 #define WS_CLOSE_REASON_MAX   (WS_MAX_CTRL_PAYLOAD - WS_CLOSE_CODE_LEN)
 
-/* Ranges of close codes a peer may send (RFC 6455 §7.4.1, §7.4.2 and the
- * IANA "WebSocket Close Code Number Registry"): 1004 is reserved,
- * 1005/1006/1015 never go on the wire, 1016-2999 are unassigned, 3000-3999
- * are registered by libraries and 4000-4999 are private. */
-#define WS_CLOSE_CODE_MIN1    1000
-#define WS_CLOSE_CODE_MAX1    1003
-#define WS_CLOSE_CODE_MIN2    1007
-#define WS_CLOSE_CODE_MAX2    1014
-#define WS_CLOSE_CODE_MIN3    3000
-#define WS_CLOSE_CODE_MAX3    4999
-
 /* Smallest buffer for a fragmented message, and the unit its buffers are
  * rounded up to. A message of many tiny frames then costs a few large
  * allocations, not one per frame. The fuzz build lowers it so that its
@@ -162,13 +151,6 @@ struct ws_session_t {
 
     char scratch[WS_SCRATCH_LEN];
 };
-
-int ws_close_code_is_valid(int code)
-{
-    return (code >= WS_CLOSE_CODE_MIN1 && code <= WS_CLOSE_CODE_MAX1)
-           || (code >= WS_CLOSE_CODE_MIN2 && code <= WS_CLOSE_CODE_MAX2)
-           || (code >= WS_CLOSE_CODE_MIN3 && code <= WS_CLOSE_CODE_MAX3);
-}
 
 /* The message pool may live under another parent than the session's pool
  * (ws_session_set_buffer_pool()), so the session's end destroys it. */
