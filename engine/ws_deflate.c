@@ -15,14 +15,6 @@
 #define WS_DEFLATE_SERVER_MWB      "server_max_window_bits"
 #define WS_DEFLATE_CLIENT_MWB      "client_max_window_bits"
 
-/* The LZ77 window sizes RFC 7692 §7.1.2 allows, as powers of two. */
-#define WS_DEFLATE_WBITS_MIN       8
-#define WS_DEFLATE_WBITS_MAX       15
-
-/* zlib cannot compress raw deflate with a 256-byte window (it refuses
- * windowBits -8), so the smallest window we can promise is 512 bytes. */
-#define WS_DEFLATE_OUR_WBITS_MIN   9
-
 /* Longest parameter value we look at: a window size has two digits, so
  * anything longer is invalid anyway. */
 #define WS_DEFLATE_VALUE_MAX       8

@@ -4,17 +4,30 @@
 
 #include "ws.h"
 
+/* The LZ77 window sizes RFC 7692 §7.1.2 allows, as powers of two. Plain
+ * numbers, so that APR_STRINGIFY() can put them in messages. */
+#define WS_DEFLATE_WBITS_MIN       8
+#define WS_DEFLATE_WBITS_MAX       15
+
+/* zlib cannot compress raw deflate with a 256-byte window (it refuses
+ * windowBits -8), so the smallest window we can promise, and compress
+ * with, is 512 bytes. */
+#define WS_DEFLATE_OUR_WBITS_MIN   9
+
 /** The parameters both sides agreed on (RFC 7692 §7.1). */
 typedef struct ws_deflate_params_t {
     int server_no_context_takeover;   /* we reset our compressor per message */
     int client_no_context_takeover;   /* the client resets its compressor */
-    int server_max_window_bits;       /* 8..15: our LZ77 window */
-    int client_max_window_bits;       /* 8..15: the client's window */
+    int server_max_window_bits;       /* our LZ77 window: at least
+                                       * WS_DEFLATE_OUR_WBITS_MIN */
+    int client_max_window_bits;       /* the client's window:
+                                       * WS_DEFLATE_WBITS_MIN.._MAX */
 } ws_deflate_params_t;
 
 /** What this server is willing to do (from configuration). */
 typedef struct ws_deflate_policy_t {
-    int server_max_window_bits;       /* 8..15: the most we use (15) */
+    int server_max_window_bits;       /* the most we use (up to
+                                       * WS_DEFLATE_WBITS_MAX) */
     int server_no_context_takeover;   /* always reset (saves memory) */
 } ws_deflate_policy_t;
 

@@ -38,16 +38,10 @@
 #define WS_DEFLATE_TAIL       "\x00\x00\xff\xff"
 #define WS_DEFLATE_TAIL_LEN   4
 
-/* LZ77 window sizes of RFC 7692 §7.1.2, as powers of two. zlib refuses a
- * raw deflate window of 8 bits, so we compress with at least 9. */
-#define WS_WBITS_MIN          8
-#define WS_WBITS_OUT_MIN      9
-#define WS_WBITS_MAX          15
-
 /* We inflate with the largest window whatever the client agreed to: any
  * window up to 15 bits decodes, and a client that chose a smaller one
  * costs us nothing more than the 32 KiB window. */
-#define WS_INFLATE_WBITS      WS_WBITS_MAX
+#define WS_INFLATE_WBITS      WS_DEFLATE_WBITS_MAX
 
 /* Messages shorter than this are sent uncompressed (RSV1 clear, which
  * RFC 7692 §6 allows per message): deflate would save a few bytes at best
@@ -1042,10 +1036,10 @@ apr_status_t ws_session_feed(ws_session_t *session, const char *data,
 apr_status_t ws_session_set_deflate(ws_session_t *session,
                                     const ws_deflate_params_t *params)
 {
-    if (params->server_max_window_bits < WS_WBITS_OUT_MIN
-        || params->server_max_window_bits > WS_WBITS_MAX
-        || params->client_max_window_bits < WS_WBITS_MIN
-        || params->client_max_window_bits > WS_WBITS_MAX) {
+    if (params->server_max_window_bits < WS_DEFLATE_OUR_WBITS_MIN
+        || params->server_max_window_bits > WS_DEFLATE_WBITS_MAX
+        || params->client_max_window_bits < WS_DEFLATE_WBITS_MIN
+        || params->client_max_window_bits > WS_DEFLATE_WBITS_MAX) {
         return APR_EINVAL;
     }
     session->dparams = *params;
