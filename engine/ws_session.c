@@ -3,8 +3,6 @@
 
 #include <apr_pools.h>
 
-#include <zlib.h>
-
 #include "ws_session.h"
 #include "ws_frame.h"
 #include "ws_utf8.h"
@@ -31,37 +29,6 @@
 
 /* Where payload goes that is validated but not kept (after our close). */
 #define WS_SCRATCH_LEN        512
-
-/* RFC 7692 §7.2.1: a compressed message is a DEFLATE stream flushed to a
- * byte boundary with its final empty stored block's 4 bytes removed; the
- * receiver appends them again before inflating (§7.2.2). */
-#define WS_DEFLATE_TAIL       "\x00\x00\xff\xff"
-#define WS_DEFLATE_TAIL_LEN   4
-
-/* We inflate with the largest window whatever the client agreed to: any
- * window up to 15 bits decodes, and a client that chose a smaller one
- * costs us nothing more than the 32 KiB window. */
-#define WS_INFLATE_WBITS      WS_DEFLATE_WBITS_MAX
-
-/* Messages shorter than this are sent uncompressed (RSV1 clear, which
- * RFC 7692 §6 allows per message): deflate would save a few bytes at best
- * and costs a call into zlib each time. */
-#define WS_DEFLATE_MIN_LEN    32
-
-/* zlib's default level, and a smaller hash table and literal buffer than
- * its default memLevel 8: with a 15-bit window the compressor then needs
- * about 150 KiB instead of about 262 KiB per connection, for a ratio a
- * few percent worse on text. */
-#define WS_DEFLATE_LEVEL      Z_DEFAULT_COMPRESSION
-#define WS_DEFLATE_MEM_LEVEL  5
-
-/* Room beyond deflateBound() for what a Z_SYNC_FLUSH adds (an empty stored
- * block: 3 bits, padding, 4 bytes) and bits pending from the last message
- * when the context is kept. */
-#define WS_DEFLATE_FLUSH_SLACK 16
-
-/* The most zlib takes in one call (its counters are 32-bit). */
-#define WS_ZLIB_MAX_CHUNK     ((apr_size_t)0x40000000)
 
 /* Static reasons sent in our close frame when the peer breaks a rule. */
 #define WS_WHY_UNMASKED       "client frame not masked"
@@ -131,16 +98,10 @@ struct ws_session_t {
     apr_size_t ictrl_len;
 
     /* permessage-deflate (RFC 7692), if ws_session_set_deflate() was
-     * called; each zlib stream is created when first needed. */
-    int deflate;
-    ws_deflate_params_t dparams;
-    z_stream *inflater;
-    z_stream *deflater;
+     * called. */
+    ws_deflate_t *deflate;
     apr_pool_t *send_pool;      /* compressed output; cleared per send */
     int imsg_compressed;        /* the message's first frame had RSV1 */
-    int imsg_zdata;             /* it had compressed bytes at all */
-    int imsg_zend;              /* its DEFLATE stream ended (BFINAL) */
-    apr_size_t imsg_zpad;       /* bytes the client sent after that */
     apr_uint64_t decoded;       /* data payload taken in, after inflating */
 
     char scratch[WS_SCRATCH_LEN];
@@ -201,9 +162,6 @@ static void msg_reset(ws_session_t *session)
     session->imsg_tail = NULL;
     session->imsg_cur = NULL;
     session->imsg_compressed = 0;
-    session->imsg_zdata = 0;
-    session->imsg_zend = 0;
-    session->imsg_zpad = 0;
     if (session->imsg_alloced) {
         apr_pool_clear(session->msg_pool);
         session->imsg_alloced = 0;
@@ -388,106 +346,26 @@ static apr_status_t msg_reserve(ws_session_t *session, apr_uint64_t len,
     return APR_SUCCESS;
 }
 
-/* zlib's memory comes from the session's pool: zlib allocates only when a
- * stream is created (and inflate's window on first use), never per
- * message, so the pool stays bounded and frees it all with the session. */
-static voidpf session_zalloc(voidpf opaque, uInt items, uInt size)
-{
-    ws_session_t *session = opaque;
-
-    if (size && items > APR_SIZE_MAX / size) {
-        return Z_NULL;
-    }
-    return apr_palloc(session->pool, (apr_size_t)items * size);
-}
-
-static void session_zfree(voidpf opaque, voidpf address)
-{
-    /* The pool frees it. */
-    (void)opaque;
-    (void)address;
-}
-
-static z_stream *session_zstream(ws_session_t *session)
-{
-    z_stream *z = apr_pcalloc(session->pool, sizeof(*z));
-
-    z->zalloc = session_zalloc;
-    z->zfree = session_zfree;
-    z->opaque = session;
-    return z;
-}
-
-/* The inflater, created on the first compressed message: an idle
- * connection costs no zlib memory. Raw DEFLATE, RFC 7692 §7.2.2. */
-static apr_status_t inflater_get(ws_session_t *session)
-{
-    z_stream *z;
-
-    if (session->inflater) {
-        return APR_SUCCESS;
-    }
-    z = session_zstream(session);
-    if (inflateInit2(z, -WS_INFLATE_WBITS) != Z_OK) {
-        return session_fail(session, APR_ENOMEM, WS_CLOSE_INTERNAL_ERROR,
-                            WS_WHY_NOMEM);
-    }
-    session->inflater = z;
-    return APR_SUCCESS;
-}
-
 /*
- * Bytes after a block with BFINAL set. RFC 7692 §7.2.3.4 ends such a
- * message with one 0x00 (the start of the empty stored block that our
- * appended tail completes); a sender may also omit it. Anything else
- * would be a second DEFLATE stream inside one message, which no sender
- * needs, and restarting the inflater for each would let a peer make us
- * copy the 32 KiB window for every few bytes it sends.
- */
-static apr_status_t inflate_after_end(ws_session_t *session, const char *in,
-                                      apr_size_t n, int is_tail)
-{
-    apr_size_t i;
-
-    if (is_tail) {
-        return APR_SUCCESS;
-    }
-    for (i = 0; i < n; ++i) {
-        if (in[i] != 0 || ++session->imsg_zpad > 1) {
-            return fail_proto(session, WS_WHY_INFLATE);
-        }
-    }
-    return APR_SUCCESS;
-}
-
-/*
- * Inflate @a n bytes of the current compressed message into its buffers
+ * Inflate the input the inflater was given into the message's buffers
  * (or, after our close frame, into a sink that only counts and checks).
  * max_message bounds the inflated size: buffers never grow past it, and
  * once it is reached a one-byte probe tells whether more would follow, so
  * a small input that inflates hugely fails with 1009 having allocated at
  * most max_message. Text is validated as it is inflated (RFC 6455 §8.1).
- * @a is_tail says that @a in is the 4 bytes we append (RFC 7692 §7.2.2).
  */
-static apr_status_t inflate_bytes(ws_session_t *session, const char *in,
-                                  apr_size_t n, int is_tail)
+static apr_status_t inflate_drain(ws_session_t *session)
 {
-    z_stream *z = session->inflater;
     apr_uint64_t max = session->limits.max_message;
     char sink[WS_SCRATCH_LEN];
     char probe[1];
 
-    if (session->imsg_zend) {
-        return inflate_after_end(session, in, n, is_tail);
-    }
-    z->next_in = (Bytef *)in;
-    z->avail_in = (uInt)n;
     for (;;) {
         ws_chunk_t *chunk = NULL;
         apr_uint64_t room = max ? max - session->imsg_len : APR_UINT64_MAX;
         char *out;
         apr_size_t out_len, produced;
-        int zrv;
+        apr_status_t rv;
 
         if (room == 0) {
             out = probe;
@@ -500,7 +378,6 @@ static apr_status_t inflate_bytes(ws_session_t *session, const char *in,
                  * and the last one at most as big as all before it. */
                 apr_uint64_t want = session->imsg_len > WS_MSG_CHUNK_MIN
                                     ? session->imsg_len : WS_MSG_CHUNK_MIN;
-                apr_status_t rv;
 
                 if (want > room) {
                     want = room;
@@ -521,13 +398,7 @@ static apr_status_t inflate_bytes(ws_session_t *session, const char *in,
                 out_len = (apr_size_t)room;
             }
         }
-        if (out_len > WS_ZLIB_MAX_CHUNK) {
-            out_len = WS_ZLIB_MAX_CHUNK;
-        }
-        z->next_out = (Bytef *)out;
-        z->avail_out = (uInt)out_len;
-        zrv = inflate(z, Z_NO_FLUSH);
-        produced = out_len - z->avail_out;
+        rv = ws_deflate_inflate(session->deflate, out, out_len, &produced);
         /* What was inflated before an error is judged first, so that
          * the outcome does not depend on how the input was split. */
         if (produced) {
@@ -546,27 +417,34 @@ static apr_status_t inflate_bytes(ws_session_t *session, const char *in,
             session->imsg_len += produced;
             session->decoded += produced;
         }
-        if (zrv == Z_MEM_ERROR) {
+        if (rv == APR_EAGAIN) {
+            return APR_SUCCESS;
+        }
+        if (rv == APR_ENOMEM) {
             return session_fail(session, APR_ENOMEM,
                                 WS_CLOSE_INTERNAL_ERROR, WS_WHY_NOMEM);
         }
-        if (zrv != Z_OK && zrv != Z_STREAM_END && zrv != Z_BUF_ERROR) {
+        if (rv != APR_SUCCESS) {
             /* RFC 7692 §8: not a valid DEFLATE stream; that is the
              * extension's framing broken, not bad text. */
             return fail_proto(session, WS_WHY_INFLATE);
         }
-        if (zrv == Z_STREAM_END) {
-            session->imsg_zend = 1;
-            return inflate_after_end(session, (const char *)z->next_in,
-                                     z->avail_in, is_tail);
-        }
-        /* Done when the input is used up and zlib had room to spare, so
-         * that it holds no more output back; or when it can make no
-         * progress at all. */
-        if ((z->avail_in == 0 && z->avail_out > 0) || zrv == Z_BUF_ERROR) {
-            return APR_SUCCESS;
-        }
     }
+}
+
+/* Inflate @a n bytes of the current compressed message. */
+static apr_status_t inflate_bytes(ws_session_t *session, const char *in,
+                                  apr_size_t n)
+{
+    apr_status_t rv = ws_deflate_inflate_input(session->deflate, in, n);
+
+    if (rv == APR_EAGAIN) {
+        return APR_SUCCESS;
+    }
+    if (rv != APR_SUCCESS) {
+        return fail_proto(session, WS_WHY_INFLATE);
+    }
+    return inflate_drain(session);
 }
 
 /* Read and inflate payload bytes of a compressed message's frame, a
@@ -586,8 +464,7 @@ static apr_status_t inflate_payload(ws_session_t *session, const char *data,
         n = ws_frame_read_payload(&session->fp, session->scratch,
                                   data + used, room);
         used += n;
-        session->imsg_zdata = 1;
-        rv = inflate_bytes(session, session->scratch, n, 0);
+        rv = inflate_bytes(session, session->scratch, n);
         if (rv != APR_SUCCESS) {
             *pused = used;
             return rv;
@@ -597,44 +474,30 @@ static apr_status_t inflate_payload(ws_session_t *session, const char *data,
     return APR_SUCCESS;
 }
 
-/* The compressed message's last frame arrived: append the tail RFC 7692
- * §7.2.2 asks for, and prepare the inflater for the next message. */
+/* ws_deflate_inflate_end() takes the window's copy from the message's
+ * memory, which is given back with the message. */
+static void *inflate_alloc(void *baton, apr_size_t size)
+{
+    return msg_alloc(baton, size);
+}
+
+/* The compressed message's last frame arrived: inflate the tail RFC 7692
+ * §7.2.2 appends, and prepare the inflater for the next message. */
 static apr_status_t inflate_finish(ws_session_t *session)
 {
-    z_stream *z = session->inflater;
-    apr_status_t rv;
+    apr_status_t rv = ws_deflate_inflate_last(session->deflate);
 
-    /* An empty payload is an empty message (a sender flushing twice gets
-     * nothing from zlib); the tail alone would leave the inflater inside
-     * a stored block and break the next message. */
-    if (!session->imsg_zdata) {
-        return APR_SUCCESS;
-    }
-    rv = inflate_bytes(session, WS_DEFLATE_TAIL, WS_DEFLATE_TAIL_LEN, 1);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (session->dparams.client_no_context_takeover) {
-        /* RFC 7692 §7.1.1.2: the client starts each message afresh. */
-        inflateReset(z);
-    }
-    else if (session->imsg_zend) {
-        /* A BFINAL block ended the stream, but the next message may
-         * still refer back into this one's window (§7.2.3.4): restart
-         * the stream with the window as its dictionary. At most once per
-         * message, so at most one window's copy per message. */
-        uInt wlen = 1U << WS_INFLATE_WBITS;
-        Bytef *window = msg_alloc(session, wlen);
-
-        if (!window || inflateGetDictionary(z, window, &wlen) != Z_OK
-            || inflateReset(z) != Z_OK
-            || (wlen && inflateSetDictionary(z, window, wlen) != Z_OK)) {
-            return session_fail(session, APR_ENOMEM,
-                                WS_CLOSE_INTERNAL_ERROR, WS_WHY_NOMEM);
+    if (rv == APR_SUCCESS) {
+        rv = inflate_drain(session);
+        if (rv != APR_SUCCESS) {
+            return rv;
         }
     }
-    session->imsg_zend = 0;
-    session->imsg_zpad = 0;
+    if (ws_deflate_inflate_end(session->deflate, inflate_alloc, session)
+        != APR_SUCCESS) {
+        return session_fail(session, APR_ENOMEM, WS_CLOSE_INTERNAL_ERROR,
+                            WS_WHY_NOMEM);
+    }
     return APR_SUCCESS;
 }
 
@@ -666,10 +529,9 @@ static apr_status_t data_frame_start(ws_session_t *session)
                                            : (hdr->rsv & WS_FRAME_RSV1) != 0;
     if (compressed) {
         if (hdr->opcode != WS_OP_CONT) {
-            apr_status_t rv = inflater_get(session);
-
-            if (rv != APR_SUCCESS) {
-                return rv;
+            if (ws_deflate_inflate_start(session->deflate) != APR_SUCCESS) {
+                return session_fail(session, APR_ENOMEM,
+                                    WS_CLOSE_INTERNAL_ERROR, WS_WHY_NOMEM);
             }
             session->imsg_active = 1;
             session->imsg_compressed = 1;
@@ -1036,116 +898,38 @@ apr_status_t ws_session_feed(ws_session_t *session, const char *data,
 apr_status_t ws_session_set_deflate(ws_session_t *session,
                                     const ws_deflate_params_t *params)
 {
-    if (params->server_max_window_bits < WS_DEFLATE_OUR_WBITS_MIN
-        || params->server_max_window_bits > WS_DEFLATE_WBITS_MAX
-        || params->client_max_window_bits < WS_DEFLATE_WBITS_MIN
-        || params->client_max_window_bits > WS_DEFLATE_WBITS_MAX) {
-        return APR_EINVAL;
-    }
-    session->dparams = *params;
-    session->deflate = 1;
-    return APR_SUCCESS;
-}
-
-/* The compressor, created on the first compressed send, with the window
- * we agreed to (RFC 7692 §7.1.2.1), and its scratch pool. */
-static apr_status_t deflater_get(ws_session_t *session)
-{
-    z_stream *z;
+    ws_deflate_t *deflate;
     apr_status_t rv;
 
-    if (session->deflater) {
-        return APR_SUCCESS;
+    rv = ws_deflate_create(&deflate, session->pool, params);
+    if (rv == APR_SUCCESS) {
+        session->deflate = deflate;
     }
-    rv = apr_pool_create(&session->send_pool, session->pool);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    apr_pool_tag(session->send_pool, "ws_send");
-    z = session_zstream(session);
-    if (deflateInit2(z, WS_DEFLATE_LEVEL, Z_DEFLATED,
-                     -session->dparams.server_max_window_bits,
-                     WS_DEFLATE_MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK) {
-        return APR_ENOMEM;
-    }
-    session->deflater = z;
-    return APR_SUCCESS;
+    return rv;
 }
 
-/*
- * Compress a message as RFC 7692 §7.2.1 says: deflate it, flush to a byte
- * boundary with Z_SYNC_FLUSH, drop the 4 bytes 00 00 ff ff that end the
- * flush, and send the rest as one frame with RSV1 set (§6). The output
- * lives in send_pool, which is cleared afterwards.
- */
+/* Send a message compressed (RFC 7692 §7.2.1) as one frame with RSV1 set
+ * (§6). The output lives in send_pool, which is cleared afterwards. */
 static apr_status_t send_compressed(ws_session_t *session, ws_opcode_e op,
                                     const char *data, apr_size_t len)
 {
-    z_stream *z;
-    char *out;
-    apr_size_t cap, out_len = 0, left = len;
+    const char *out;
+    apr_size_t out_len;
     apr_status_t rv;
 
-    rv = deflater_get(session);
-    if (rv != APR_SUCCESS) {
-        return rv;
+    if (!session->send_pool) {
+        rv = apr_pool_create(&session->send_pool, session->pool);
+        if (rv != APR_SUCCESS) {
+            session->send_pool = NULL;
+            return rv;
+        }
+        apr_pool_tag(session->send_pool, "ws_send");
     }
-    z = session->deflater;
-    cap = (apr_size_t)deflateBound(z, (uLong)len) + WS_DEFLATE_FLUSH_SLACK;
-    out = apr_palloc(session->send_pool, cap);
-    z->next_in = (Bytef *)data;
-    z->avail_in = 0;
-    for (;;) {
-        apr_size_t room;
-        int flush;
-
-        if (z->avail_in == 0 && left > 0) {
-            apr_size_t n = left < WS_ZLIB_MAX_CHUNK ? left
-                                                    : WS_ZLIB_MAX_CHUNK;
-
-            z->avail_in = (uInt)n;
-            left -= n;
-        }
-        if (out_len == cap) {
-            /* Only a message bigger than zlib's counters gets here. */
-            char *bigger = apr_palloc(session->send_pool, cap * 2);
-
-            memcpy(bigger, out, out_len);
-            out = bigger;
-            cap *= 2;
-        }
-        room = cap - out_len;
-        if (room > WS_ZLIB_MAX_CHUNK) {
-            room = WS_ZLIB_MAX_CHUNK;
-        }
-        z->next_out = (Bytef *)out + out_len;
-        z->avail_out = (uInt)room;
-        flush = left == 0 ? Z_SYNC_FLUSH : Z_NO_FLUSH;
-        if (deflate(z, flush) == Z_STREAM_ERROR) {
-            rv = APR_EGENERAL;
-            goto leave;
-        }
-        out_len += room - z->avail_out;
-        /* zlib: the flush is complete when it returns with output space
-         * left over. */
-        if (flush == Z_SYNC_FLUSH && z->avail_in == 0 && z->avail_out > 0) {
-            break;
-        }
+    rv = ws_deflate_compress(session->deflate, &out, &out_len,
+                             session->send_pool, data, len);
+    if (rv == APR_SUCCESS) {
+        rv = send_frame_rsv(session, WS_FRAME_RSV1, op, out, out_len);
     }
-    if (out_len < WS_DEFLATE_TAIL_LEN
-        || memcmp(out + out_len - WS_DEFLATE_TAIL_LEN, WS_DEFLATE_TAIL,
-                  WS_DEFLATE_TAIL_LEN) != 0) {
-        rv = APR_EGENERAL;
-        goto leave;
-    }
-    rv = send_frame_rsv(session, WS_FRAME_RSV1, op, out,
-                        out_len - WS_DEFLATE_TAIL_LEN);
-    if (session->dparams.server_no_context_takeover) {
-        /* RFC 7692 §7.1.1.1: the client resets its inflater for each of
-         * our messages, so we must not refer back into earlier ones. */
-        deflateReset(z);
-    }
-leave:
     apr_pool_clear(session->send_pool);
     return rv;
 }
@@ -1159,7 +943,7 @@ apr_status_t ws_session_send(ws_session_t *session, ws_opcode_e op,
     if (session->close_sent) {
         return WS_ECLOSED;
     }
-    if (session->deflate && len >= WS_DEFLATE_MIN_LEN) {
+    if (session->deflate && ws_deflate_is_worth(len)) {
         return send_compressed(session, op, data, len);
     }
     return send_frame(session, op, data, len);
