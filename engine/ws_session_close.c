@@ -50,12 +50,12 @@ apr_status_t ws_session_fail(ws_session_t *session, apr_status_t rv,
 
 apr_status_t ws_session_fail_proto(ws_session_t *session, const char *why)
 {
-    return ws_session_fail(session, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, why);
+    return ws_session_fail(session, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, why);
 }
 
 apr_status_t ws_session_fail_too_big(ws_session_t *session, const char *why)
 {
-    return ws_session_fail(session, WS_ETOOBIG, WS_CLOSE_TOO_BIG, why);
+    return ws_session_fail(session, WS_ETOOBIG, WEBSOCKET_CLOSE_TOO_BIG, why);
 }
 
 /* The peer's close frame arrived (RFC 6455 §5.5.1, §7.1.5). */
@@ -64,7 +64,7 @@ apr_status_t ws_session_close_received(ws_session_t *session)
     const unsigned char *p = (const unsigned char *)session->ictrl;
     apr_size_t rlen = 0;
     apr_status_t rv = APR_SUCCESS;
-    int code = WS_CLOSE_NO_STATUS;
+    int code = WEBSOCKET_CLOSE_NO_STATUS;
 
     if (session->ictrl_len == 1) {
         /* A body, if any, starts with a 2-byte code. */
@@ -78,7 +78,8 @@ apr_status_t ws_session_close_received(ws_session_t *session)
         rlen = session->ictrl_len - WS_CLOSE_CODE_LEN;
         if (ws_utf8_validate(session->ictrl + WS_CLOSE_CODE_LEN, rlen)
             != APR_SUCCESS) {
-            return ws_session_fail(session, WS_EBADUTF8, WS_CLOSE_BAD_DATA,
+            return ws_session_fail(session, WS_EBADUTF8,
+                                   WEBSOCKET_CLOSE_BAD_DATA,
                                    WS_WHY_CLOSE_UTF8);
         }
         memcpy(session->peer_reason, session->ictrl + WS_CLOSE_CODE_LEN,
@@ -93,7 +94,7 @@ apr_status_t ws_session_close_received(ws_session_t *session)
          * the status code received; none if the peer sent none. */
         session->peer_closed_first = 1;
         rv = ws_session_close_send(session,
-                                   code == WS_CLOSE_NO_STATUS ? 0 : code,
+                                   code == WEBSOCKET_CLOSE_NO_STATUS ? 0 : code,
                                    NULL, 0);
     }
     session->state = WS_STATE_CLOSED;
@@ -113,7 +114,7 @@ apr_status_t ws_session_close(ws_session_t *session, int code,
     }
     /* 1005 means "no code" (RFC 6455 §7.4.1), so it sends none; other
      * codes must be ones a peer would accept. */
-    if (code == WS_CLOSE_NO_STATUS) {
+    if (code == WEBSOCKET_CLOSE_NO_STATUS) {
         code = 0;
     }
     if (code && !ws_close_code_is_valid(code)) {

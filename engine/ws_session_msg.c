@@ -143,7 +143,7 @@ static apr_status_t msg_reserve(ws_session_t *session, apr_uint64_t len,
         chunk->data = ws_session_msg_alloc(session, (apr_size_t)cap + 1);
         if (!chunk->data) {
             return ws_session_fail(session, APR_ENOMEM,
-                                   WS_CLOSE_INTERNAL_ERROR, WS_WHY_NOMEM);
+                                   WEBSOCKET_CLOSE_INTERNAL, WS_WHY_NOMEM);
         }
         chunk->next = NULL;
         chunk->len = 0;
@@ -154,7 +154,7 @@ static apr_status_t msg_reserve(ws_session_t *session, apr_uint64_t len,
         chunk = chunk_alloc(session, (apr_size_t)cap);
         if (!chunk) {
             return ws_session_fail(session, APR_ENOMEM,
-                                   WS_CLOSE_INTERNAL_ERROR, WS_WHY_NOMEM);
+                                   WEBSOCKET_CLOSE_INTERNAL, WS_WHY_NOMEM);
         }
         session->imsg_tail->next = chunk;
     }
@@ -202,7 +202,7 @@ apr_status_t ws_session_msg_extend(ws_session_t *session)
     }
     chunk = chunk_alloc(session, (apr_size_t)want);
     if (!chunk) {
-        return ws_session_fail(session, APR_ENOMEM, WS_CLOSE_INTERNAL_ERROR,
+        return ws_session_fail(session, APR_ENOMEM, WEBSOCKET_CLOSE_INTERNAL,
                                WS_WHY_NOMEM);
     }
     session->imsg_tail->next = chunk;
@@ -230,7 +230,7 @@ apr_status_t ws_session_msg_deliver(ws_session_t *session)
         buf = ws_session_msg_alloc(session, len + 1);
         if (!buf) {
             return ws_session_fail(session, APR_ENOMEM,
-                                   WS_CLOSE_INTERNAL_ERROR, WS_WHY_NOMEM);
+                                   WEBSOCKET_CLOSE_INTERNAL, WS_WHY_NOMEM);
         }
         len = 0;
         for (chunk = &session->imsg_first; chunk; chunk = chunk->next) {
