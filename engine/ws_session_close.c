@@ -48,6 +48,7 @@ apr_status_t ws_session_fail(ws_session_t *session, apr_status_t rv,
     return rv;
 }
 
+/* The failures the engine knows, each with its status and close code. */
 apr_status_t ws_session_fail_proto(ws_session_t *session, const char *why)
 {
     return ws_session_fail(session, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, why);
@@ -56,6 +57,18 @@ apr_status_t ws_session_fail_proto(ws_session_t *session, const char *why)
 apr_status_t ws_session_fail_too_big(ws_session_t *session, const char *why)
 {
     return ws_session_fail(session, WS_ETOOBIG, WEBSOCKET_CLOSE_TOO_BIG, why);
+}
+
+apr_status_t ws_session_fail_utf8(ws_session_t *session, const char *why)
+{
+    return ws_session_fail(session, WS_EBADUTF8, WEBSOCKET_CLOSE_BAD_DATA,
+                           why);
+}
+
+apr_status_t ws_session_fail_nomem(ws_session_t *session)
+{
+    return ws_session_fail(session, APR_ENOMEM, WEBSOCKET_CLOSE_INTERNAL,
+                           WS_WHY_NOMEM);
 }
 
 /* The peer's close frame arrived (RFC 6455 §5.5.1, §7.1.5). */
@@ -78,9 +91,7 @@ apr_status_t ws_session_close_received(ws_session_t *session)
         rlen = session->ictrl_len - WS_CLOSE_CODE_LEN;
         if (ws_utf8_validate(session->ictrl + WS_CLOSE_CODE_LEN, rlen)
             != APR_SUCCESS) {
-            return ws_session_fail(session, WS_EBADUTF8,
-                                   WEBSOCKET_CLOSE_BAD_DATA,
-                                   WS_WHY_CLOSE_UTF8);
+            return ws_session_fail_utf8(session, WS_WHY_CLOSE_UTF8);
         }
         memcpy(session->peer_reason, session->ictrl + WS_CLOSE_CODE_LEN,
                rlen);

@@ -112,5 +112,7 @@ apr_status_t ws_session_fail(ws_session_t *session, apr_status_t rv,
 apr_status_t ws_session_fail_proto(ws_session_t *session, const char *why);
 apr_status_t ws_session_fail_too_big(ws_session_t *session,
                                      const char *why);
+apr_status_t ws_session_fail_utf8(ws_session_t *session, const char *why);
+apr_status_t ws_session_fail_nomem(ws_session_t *session);
 
 #endif /* WS_SESSION_INT_H */

@@ -79,20 +79,23 @@ void *ws_session_msg_alloc(ws_session_t *session, apr_size_t size)
     return apr_palloc(session->msg_pool, size);
 }
 
-/* Allocate a buffer of @a cap bytes plus the '\0' that delivery adds. */
-static ws_chunk_t *chunk_alloc(ws_session_t *session, apr_size_t cap)
+/* Add a buffer of @a cap bytes, plus the '\0' that delivery adds, after
+ * the message's last one. */
+static apr_status_t msg_append(ws_session_t *session, apr_size_t cap)
 {
     ws_chunk_t *chunk;
 
     chunk = ws_session_msg_alloc(session, sizeof(*chunk) + cap + 1);
     if (!chunk) {
-        return NULL;
+        return ws_session_fail_nomem(session);
     }
     chunk->next = NULL;
     chunk->data = (char *)(chunk + 1);
     chunk->len = 0;
     chunk->cap = cap;
-    return chunk;
+    session->imsg_tail->next = chunk;
+    session->imsg_tail = chunk;
+    return APR_SUCCESS;
 }
 
 /*
@@ -136,29 +139,20 @@ static apr_status_t msg_reserve(ws_session_t *session, apr_uint64_t len,
         || cap >= APR_SIZE_MAX - sizeof(*chunk)) {
         return ws_session_fail_too_big(session, WS_WHY_MSG_BIG);
     }
-    if (!session->imsg_tail) {
-        /* The first buffer lives in the session: a single-frame message
-         * costs exactly one allocation of its size plus one. */
-        chunk = &session->imsg_first;
-        chunk->data = ws_session_msg_alloc(session, (apr_size_t)cap + 1);
-        if (!chunk->data) {
-            return ws_session_fail(session, APR_ENOMEM,
-                                   WEBSOCKET_CLOSE_INTERNAL, WS_WHY_NOMEM);
-        }
-        chunk->next = NULL;
-        chunk->len = 0;
-        chunk->cap = (apr_size_t)cap;
-        session->imsg_cur = chunk;
+    if (session->imsg_tail) {
+        return msg_append(session, (apr_size_t)cap);
     }
-    else {
-        chunk = chunk_alloc(session, (apr_size_t)cap);
-        if (!chunk) {
-            return ws_session_fail(session, APR_ENOMEM,
-                                   WEBSOCKET_CLOSE_INTERNAL, WS_WHY_NOMEM);
-        }
-        session->imsg_tail->next = chunk;
+    /* The first buffer lives in the session: a single-frame message costs
+     * exactly one allocation of its size plus one. */
+    chunk = &session->imsg_first;
+    chunk->data = ws_session_msg_alloc(session, (apr_size_t)cap + 1);
+    if (!chunk->data) {
+        return ws_session_fail_nomem(session);
     }
-    session->imsg_tail = chunk;
+    chunk->next = NULL;
+    chunk->len = 0;
+    chunk->cap = (apr_size_t)cap;
+    session->imsg_cur = session->imsg_tail = chunk;
     return APR_SUCCESS;
 }
 
@@ -195,19 +189,11 @@ apr_status_t ws_session_msg_extend(ws_session_t *session)
 {
     apr_uint64_t left = ws_frame_payload_left(&session->fp);
     apr_uint64_t want = session->imsg_len - left;
-    ws_chunk_t *chunk;
 
     if (want > left) {
         want = left;
     }
-    chunk = chunk_alloc(session, (apr_size_t)want);
-    if (!chunk) {
-        return ws_session_fail(session, APR_ENOMEM, WEBSOCKET_CLOSE_INTERNAL,
-                               WS_WHY_NOMEM);
-    }
-    session->imsg_tail->next = chunk;
-    session->imsg_tail = chunk;
-    return APR_SUCCESS;
+    return msg_append(session, (apr_size_t)want);
 }
 
 /* Hand a complete message to on_message and free it. */
@@ -229,8 +215,7 @@ apr_status_t ws_session_msg_deliver(ws_session_t *session)
     else {
         buf = ws_session_msg_alloc(session, len + 1);
         if (!buf) {
-            return ws_session_fail(session, APR_ENOMEM,
-                                   WEBSOCKET_CLOSE_INTERNAL, WS_WHY_NOMEM);
+            return ws_session_fail_nomem(session);
         }
         len = 0;
         for (chunk = &session->imsg_first; chunk; chunk = chunk->next) {

@@ -55,9 +55,7 @@ static apr_status_t inflate_drain(ws_session_t *session)
             if (session->imsg_op == WS_OP_TEXT
                 && ws_utf8_feed(&session->imsg_utf8, out, produced, NULL)
                    != APR_SUCCESS) {
-                return ws_session_fail(session, WS_EBADUTF8,
-                                       WEBSOCKET_CLOSE_BAD_DATA,
-                                       WS_WHY_TEXT_UTF8);
+                return ws_session_fail_utf8(session, WS_WHY_TEXT_UTF8);
             }
             if (chunk) {
                 chunk->len += produced;
@@ -69,8 +67,7 @@ static apr_status_t inflate_drain(ws_session_t *session)
             return APR_SUCCESS;
         }
         if (rv == APR_ENOMEM) {
-            return ws_session_fail(session, APR_ENOMEM,
-                                   WEBSOCKET_CLOSE_INTERNAL, WS_WHY_NOMEM);
+            return ws_session_fail_nomem(session);
         }
         if (rv != APR_SUCCESS) {
             /* RFC 7692 §8: not a valid DEFLATE stream; that is the
@@ -143,8 +140,7 @@ static apr_status_t inflate_finish(ws_session_t *session)
     }
     if (ws_deflate_inflate_end(session->deflate, inflate_alloc, session)
         != APR_SUCCESS) {
-        return ws_session_fail(session, APR_ENOMEM, WEBSOCKET_CLOSE_INTERNAL,
-                               WS_WHY_NOMEM);
+        return ws_session_fail_nomem(session);
     }
     return APR_SUCCESS;
 }
@@ -178,8 +174,7 @@ static apr_status_t data_frame_start(ws_session_t *session)
     if (compressed) {
         if (hdr->opcode != WS_OP_CONT) {
             if (ws_deflate_inflate_start(session->deflate) != APR_SUCCESS) {
-                return ws_session_fail(session, APR_ENOMEM,
-                                       WEBSOCKET_CLOSE_INTERNAL, WS_WHY_NOMEM);
+                return ws_session_fail_nomem(session);
             }
             session->imsg_active = 1;
             session->imsg_compressed = 1;
@@ -333,9 +328,7 @@ static apr_status_t frame_payload(ws_session_t *session, const char *data,
             if (ws_utf8_feed(&session->imsg_utf8, dst, n, &valid)
                 != APR_SUCCESS) {
                 *pused = used + valid + 1;
-                return ws_session_fail(session, WS_EBADUTF8,
-                                       WEBSOCKET_CLOSE_BAD_DATA,
-                                       WS_WHY_TEXT_UTF8);
+                return ws_session_fail_utf8(session, WS_WHY_TEXT_UTF8);
             }
         }
         if (chunk) {
@@ -392,8 +385,7 @@ static apr_status_t frame_end(ws_session_t *session)
      * invalid as any other bad UTF-8. */
     if (session->imsg_op == WS_OP_TEXT
         && !ws_utf8_complete(&session->imsg_utf8)) {
-        return ws_session_fail(session, WS_EBADUTF8, WEBSOCKET_CLOSE_BAD_DATA,
-                               WS_WHY_TEXT_UTF8);
+        return ws_session_fail_utf8(session, WS_WHY_TEXT_UTF8);
     }
     if (session->state != WS_STATE_OPEN) {
         ws_session_msg_reset(session);
