@@ -1,10 +1,13 @@
-/* ws.h: RFC 6455 constants, status codes and limits shared by the engine (APR only). */
+/* ws.h: RFC 6455 constants, status codes and limits shared by the engine (APR and the public close codes only). */
 #ifndef WS_H
 #define WS_H
 
 #include <apr.h>
 #include <apr_errno.h>
 #include <apr_pools.h>
+
+/* The close codes, WEBSOCKET_CLOSE_*: the names handler modules use too. */
+#include "mod_websocket_close.h"
 
 /* Opcodes, RFC 6455 §5.2 and §11.8. */
 typedef enum {
@@ -15,22 +18,6 @@ typedef enum {
     WS_OP_PING   = 0x9,
     WS_OP_PONG   = 0xA
 } ws_opcode_e;
-
-/* Close codes, RFC 6455 §7.4.1 and the IANA registry. */
-typedef enum {
-    WS_CLOSE_NORMAL         = 1000,
-    WS_CLOSE_GOING_AWAY     = 1001,
-    WS_CLOSE_PROTOCOL_ERROR = 1002,
-    WS_CLOSE_UNSUPPORTED    = 1003,
-    WS_CLOSE_NO_STATUS      = 1005,  /* never on the wire */
-    WS_CLOSE_ABNORMAL       = 1006,  /* never on the wire */
-    WS_CLOSE_BAD_DATA       = 1007,
-    WS_CLOSE_POLICY         = 1008,
-    WS_CLOSE_TOO_BIG        = 1009,
-    WS_CLOSE_EXTENSION      = 1010,
-    WS_CLOSE_INTERNAL_ERROR = 1011,
-    WS_CLOSE_TRY_AGAIN      = 1013
-} ws_close_code_e;
 
 /* Largest payload of a control frame, RFC 6455 §5.5. */
 #define WS_MAX_CTRL_PAYLOAD 125
@@ -59,5 +46,12 @@ typedef struct ws_limits_t {
  * 1000-1003, 1007-1014 and 3000-4999 are; everything else is not.
  */
 int ws_close_code_is_valid(int code);
+
+/**
+ * Is @a c (an unsigned char's value) a tchar of RFC 7230 §3.2.6, a byte a
+ * token may hold? RFC 6455 uses tokens for subprotocols (§4.1) and for
+ * extension names, parameters and values (§9.1).
+ */
+int ws_is_tchar(int c);
 
 #endif /* WS_H */

@@ -1,8 +1,10 @@
-/* ws_deflate.c: permessage-deflate (RFC 7692): parse the client's offers and answer the first acceptable one. */
+/* ws_deflate.c: permessage-deflate (RFC 7692): answer the client's offers, inflate and deflate messages. */
 #include <string.h>
 
 #include <apr_strings.h>
 #include <apr_lib.h>
+
+#include <zlib.h>
 
 #include "ws_deflate.h"
 
@@ -14,14 +16,6 @@
 #define WS_DEFLATE_CLIENT_NCT      "client_no_context_takeover"
 #define WS_DEFLATE_SERVER_MWB      "server_max_window_bits"
 #define WS_DEFLATE_CLIENT_MWB      "client_max_window_bits"
-
-/* The LZ77 window sizes RFC 7692 §7.1.2 allows, as powers of two. */
-#define WS_DEFLATE_WBITS_MIN       8
-#define WS_DEFLATE_WBITS_MAX       15
-
-/* zlib cannot compress raw deflate with a 256-byte window (it refuses
- * windowBits -8), so the smallest window we can promise is 512 bytes. */
-#define WS_DEFLATE_OUR_WBITS_MIN   9
 
 /* Longest parameter value we look at: a window size has two digits, so
  * anything longer is invalid anyway. */
@@ -49,13 +43,6 @@ typedef struct ws_deflate_lex_t {
     const char *s;
 } ws_deflate_lex_t;
 
-/* tchar of RFC 7230 §3.2.6, which RFC 6455 §9.1 uses for names, params
- * and values. */
-static int deflate_is_tchar(int c)
-{
-    return (c >= 0x21 && c <= 0x7e && !strchr("\"(),/:;<=>?@[\\]{}", c));
-}
-
 /* OWS, RFC 7230 §3.2.3. */
 static void deflate_skip_ows(ws_deflate_lex_t *lx)
 {
@@ -71,7 +58,7 @@ static int deflate_token(ws_deflate_lex_t *lx, char *buf, apr_size_t size)
     apr_size_t n = 0;
     const char *start = lx->s;
 
-    while (deflate_is_tchar((unsigned char)*lx->s)) {
+    while (ws_is_tchar((unsigned char)*lx->s)) {
         if (n + 1 < size) {
             buf[n++] = *lx->s;
         }
@@ -107,7 +94,7 @@ static int deflate_quoted(ws_deflate_lex_t *lx, char *buf, apr_size_t size)
             }
             ++lx->s;
         }
-        if (!deflate_is_tchar(c)) {
+        if (!ws_is_tchar(c)) {
             is_token = 0;
         }
         if (n + 1 < size) {
@@ -316,5 +303,333 @@ apr_status_t ws_deflate_negotiate(ws_deflate_params_t *pparams,
             ? apr_psprintf(p, "; " WS_DEFLATE_CLIENT_MWB "=%d",
                            o.client_mwb) : "",
         NULL);
+    return APR_SUCCESS;
+}
+
+/* RFC 7692 §7.2.1: a compressed message is a DEFLATE stream flushed to a
+ * byte boundary with its final empty stored block's 4 bytes removed; the
+ * receiver appends them again before inflating (§7.2.2). */
+#define WS_DEFLATE_TAIL       "\x00\x00\xff\xff"
+#define WS_DEFLATE_TAIL_LEN   4
+
+/* We inflate with the largest window whatever the client agreed to: any
+ * window up to 15 bits decodes, and a client that chose a smaller one
+ * costs us nothing more than the 32 KiB window. */
+#define WS_INFLATE_WBITS      WS_DEFLATE_WBITS_MAX
+
+/* Messages shorter than this are sent uncompressed (RSV1 clear, which
+ * RFC 7692 §6 allows per message): deflate would save a few bytes at best
+ * and costs a call into zlib each time. */
+#define WS_DEFLATE_MIN_LEN    32
+
+/* zlib's default level, and a smaller hash table and literal buffer than
+ * its default memLevel 8: with a 15-bit window the compressor then needs
+ * about 150 KiB instead of about 262 KiB per connection, for a ratio a
+ * few percent worse on text. */
+#define WS_DEFLATE_LEVEL      Z_DEFAULT_COMPRESSION
+#define WS_DEFLATE_MEM_LEVEL  5
+
+/* Room beyond deflateBound() for what a Z_SYNC_FLUSH adds (an empty stored
+ * block: 3 bits, padding, 4 bytes) and bits pending from the last message
+ * when the context is kept. */
+#define WS_DEFLATE_FLUSH_SLACK 16
+
+/* The most zlib takes in one call (its counters are 32-bit). */
+#define WS_ZLIB_MAX_CHUNK     ((apr_size_t)0x40000000)
+
+/* The session's compression state: the agreed parameters, the zlib
+ * streams, created when first needed, and where the message being
+ * inflated stands. */
+struct ws_deflate_t {
+    apr_pool_t *pool;           /* zlib's memory */
+    ws_deflate_params_t params;
+    z_stream *inflater;
+    z_stream *deflater;
+    int zdata;                  /* the message had compressed bytes */
+    int zend;                   /* its DEFLATE stream ended (BFINAL) */
+    apr_size_t zpad;            /* bytes the client sent after that */
+    int is_tail;                /* the input is WS_DEFLATE_TAIL */
+};
+
+apr_status_t ws_deflate_create(ws_deflate_t **pdeflate, apr_pool_t *p,
+                               const ws_deflate_params_t *params)
+{
+    ws_deflate_t *d;
+
+    *pdeflate = NULL;
+    if (params->server_max_window_bits < WS_DEFLATE_OUR_WBITS_MIN
+        || params->server_max_window_bits > WS_DEFLATE_WBITS_MAX
+        || params->client_max_window_bits < WS_DEFLATE_WBITS_MIN
+        || params->client_max_window_bits > WS_DEFLATE_WBITS_MAX) {
+        return APR_EINVAL;
+    }
+    d = apr_pcalloc(p, sizeof(*d));
+    d->pool = p;
+    d->params = *params;
+    *pdeflate = d;
+    return APR_SUCCESS;
+}
+
+/* zlib's memory comes from the session's pool: zlib allocates only when a
+ * stream is created (and inflate's window on first use), never per
+ * message, so the pool stays bounded and frees it all with the session. */
+static voidpf deflate_zalloc(voidpf opaque, uInt items, uInt size)
+{
+    ws_deflate_t *d = opaque;
+
+    if (size && items > APR_SIZE_MAX / size) {
+        return Z_NULL;
+    }
+    return apr_palloc(d->pool, (apr_size_t)items * size);
+}
+
+static void deflate_zfree(voidpf opaque, voidpf address)
+{
+    /* The pool frees it. */
+    (void)opaque;
+    (void)address;
+}
+
+static z_stream *deflate_zstream(ws_deflate_t *d)
+{
+    z_stream *z = apr_pcalloc(d->pool, sizeof(*z));
+
+    z->zalloc = deflate_zalloc;
+    z->zfree = deflate_zfree;
+    z->opaque = d;
+    return z;
+}
+
+int ws_deflate_is_worth(apr_size_t len)
+{
+    return len >= WS_DEFLATE_MIN_LEN;
+}
+
+/* The compressor, created on the first compressed send, with the window
+ * we agreed to (RFC 7692 §7.1.2.1). */
+static apr_status_t deflater_get(ws_deflate_t *d)
+{
+    z_stream *z;
+
+    if (d->deflater) {
+        return APR_SUCCESS;
+    }
+    z = deflate_zstream(d);
+    if (deflateInit2(z, WS_DEFLATE_LEVEL, Z_DEFLATED,
+                     -d->params.server_max_window_bits,
+                     WS_DEFLATE_MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK) {
+        return APR_ENOMEM;
+    }
+    d->deflater = z;
+    return APR_SUCCESS;
+}
+
+apr_status_t ws_deflate_compress(ws_deflate_t *d, const char **pout,
+                                 apr_size_t *plen, apr_pool_t *p,
+                                 const char *data, apr_size_t len)
+{
+    z_stream *z;
+    char *out;
+    apr_size_t cap, out_len = 0, left = len;
+    apr_status_t rv;
+
+    rv = deflater_get(d);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    z = d->deflater;
+    cap = (apr_size_t)deflateBound(z, (uLong)len) + WS_DEFLATE_FLUSH_SLACK;
+    out = apr_palloc(p, cap);
+    z->next_in = (Bytef *)data;
+    z->avail_in = 0;
+    for (;;) {
+        apr_size_t room;
+        int flush;
+
+        if (z->avail_in == 0 && left > 0) {
+            apr_size_t n = left < WS_ZLIB_MAX_CHUNK ? left
+                                                    : WS_ZLIB_MAX_CHUNK;
+
+            z->avail_in = (uInt)n;
+            left -= n;
+        }
+        if (out_len == cap) {
+            /* Only a message bigger than zlib's counters gets here. */
+            char *bigger = apr_palloc(p, cap * 2);
+
+            memcpy(bigger, out, out_len);
+            out = bigger;
+            cap *= 2;
+        }
+        room = cap - out_len;
+        if (room > WS_ZLIB_MAX_CHUNK) {
+            room = WS_ZLIB_MAX_CHUNK;
+        }
+        z->next_out = (Bytef *)out + out_len;
+        z->avail_out = (uInt)room;
+        flush = left == 0 ? Z_SYNC_FLUSH : Z_NO_FLUSH;
+        if (deflate(z, flush) == Z_STREAM_ERROR) {
+            return APR_EGENERAL;
+        }
+        out_len += room - z->avail_out;
+        /* zlib: the flush is complete when it returns with output space
+         * left over. */
+        if (flush == Z_SYNC_FLUSH && z->avail_in == 0 && z->avail_out > 0) {
+            break;
+        }
+    }
+    if (out_len < WS_DEFLATE_TAIL_LEN
+        || memcmp(out + out_len - WS_DEFLATE_TAIL_LEN, WS_DEFLATE_TAIL,
+                  WS_DEFLATE_TAIL_LEN) != 0) {
+        return APR_EGENERAL;
+    }
+    if (d->params.server_no_context_takeover) {
+        /* RFC 7692 §7.1.1.1: the client resets its inflater for each of
+         * our messages, so we must not refer back into earlier ones. */
+        deflateReset(z);
+    }
+    *pout = out;
+    *plen = out_len - WS_DEFLATE_TAIL_LEN;
+    return APR_SUCCESS;
+}
+
+apr_status_t ws_deflate_inflate_start(ws_deflate_t *d)
+{
+    d->zdata = 0;
+    d->zend = 0;
+    d->zpad = 0;
+    if (!d->inflater) {
+        /* Created on the first compressed message: an idle connection
+         * costs no zlib memory. Raw DEFLATE, RFC 7692 §7.2.2. */
+        z_stream *z = deflate_zstream(d);
+
+        if (inflateInit2(z, -WS_INFLATE_WBITS) != Z_OK) {
+            return APR_ENOMEM;
+        }
+        d->inflater = z;
+    }
+    return APR_SUCCESS;
+}
+
+/*
+ * Bytes after a block with BFINAL set. RFC 7692 §7.2.3.4 ends such a
+ * message with one 0x00 (the start of the empty stored block that our
+ * appended tail completes); a sender may also omit it. Anything else
+ * would be a second DEFLATE stream inside one message, which no sender
+ * needs, and restarting the inflater for each would let a peer make us
+ * copy the 32 KiB window for every few bytes it sends.
+ */
+static apr_status_t inflate_after_end(ws_deflate_t *d, const char *in,
+                                      apr_size_t n)
+{
+    apr_size_t i;
+
+    if (d->is_tail) {
+        return APR_EAGAIN;
+    }
+    for (i = 0; i < n; ++i) {
+        if (in[i] != 0 || ++d->zpad > 1) {
+            return WS_EPROTO;
+        }
+    }
+    return APR_EAGAIN;
+}
+
+/* Give zlib @a n bytes of input (at most a frame's scratch buffer). */
+static apr_status_t inflate_input(ws_deflate_t *d, const char *in,
+                                  apr_size_t n, int is_tail)
+{
+    d->is_tail = is_tail;
+    if (d->zend) {
+        return inflate_after_end(d, in, n);
+    }
+    d->inflater->next_in = (Bytef *)in;
+    d->inflater->avail_in = (uInt)n;
+    return APR_SUCCESS;
+}
+
+apr_status_t ws_deflate_inflate_input(ws_deflate_t *d, const char *in,
+                                      apr_size_t len)
+{
+    d->zdata = 1;
+    return inflate_input(d, in, len, 0);
+}
+
+apr_status_t ws_deflate_inflate_last(ws_deflate_t *d)
+{
+    /* An empty payload is an empty message (a sender flushing twice gets
+     * nothing from zlib); the tail alone would leave the inflater inside
+     * a stored block and break the next message. */
+    if (!d->zdata) {
+        return APR_EAGAIN;
+    }
+    return inflate_input(d, WS_DEFLATE_TAIL, WS_DEFLATE_TAIL_LEN, 1);
+}
+
+apr_status_t ws_deflate_inflate(ws_deflate_t *d, char *out,
+                                apr_size_t outlen, apr_size_t *pproduced)
+{
+    z_stream *z = d->inflater;
+    int zrv;
+
+    *pproduced = 0;
+    if (d->zend) {
+        return APR_EAGAIN;
+    }
+    if (outlen > WS_ZLIB_MAX_CHUNK) {
+        outlen = WS_ZLIB_MAX_CHUNK;
+    }
+    z->next_out = (Bytef *)out;
+    z->avail_out = (uInt)outlen;
+    zrv = inflate(z, Z_NO_FLUSH);
+    *pproduced = outlen - z->avail_out;
+    if (zrv == Z_MEM_ERROR) {
+        return APR_ENOMEM;
+    }
+    if (zrv != Z_OK && zrv != Z_STREAM_END && zrv != Z_BUF_ERROR) {
+        /* RFC 7692 §8: not a valid DEFLATE stream. */
+        return WS_EPROTO;
+    }
+    if (zrv == Z_STREAM_END) {
+        d->zend = 1;
+        return inflate_after_end(d, (const char *)z->next_in, z->avail_in);
+    }
+    /* Done when the input is used up and zlib had room to spare, so that
+     * it holds no more output back; or when it can make no progress at
+     * all. */
+    if ((z->avail_in == 0 && z->avail_out > 0) || zrv == Z_BUF_ERROR) {
+        return APR_EAGAIN;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ws_deflate_inflate_end(ws_deflate_t *d,
+                                    ws_deflate_alloc_fn *alloc, void *baton)
+{
+    z_stream *z = d->inflater;
+
+    if (!d->zdata) {
+        return APR_SUCCESS;
+    }
+    if (d->params.client_no_context_takeover) {
+        /* RFC 7692 §7.1.1.2: the client starts each message afresh. */
+        inflateReset(z);
+    }
+    else if (d->zend) {
+        /* A BFINAL block ended the stream, but the next message may
+         * still refer back into this one's window (§7.2.3.4): restart
+         * the stream with the window as its dictionary. At most once per
+         * message, so at most one window's copy per message. */
+        uInt wlen = 1U << WS_INFLATE_WBITS;
+        Bytef *window = alloc(baton, wlen);
+
+        if (!window || inflateGetDictionary(z, window, &wlen) != Z_OK
+            || inflateReset(z) != Z_OK
+            || (wlen && inflateSetDictionary(z, window, wlen) != Z_OK)) {
+            return APR_ENOMEM;
+        }
+    }
+    d->zend = 0;
+    d->zpad = 0;
     return APR_SUCCESS;
 }

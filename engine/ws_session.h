@@ -64,7 +64,8 @@ apr_status_t ws_session_create(ws_session_t **psession, apr_pool_t *p,
  * send very short ones uncompressed, as §6 allows). The zlib streams are
  * allocated from the session's pool when first needed and ended with it.
  * @return APR_SUCCESS, APR_EINVAL for parameters out of range (windows
- *         of 8..15 bits, but at least 9 for ours: zlib cannot compress
+ *         of WS_DEFLATE_WBITS_MIN..WS_DEFLATE_WBITS_MAX bits, but at
+ *         least WS_DEFLATE_OUR_WBITS_MIN for ours: zlib cannot compress
  *         with a 256-byte window, so ws_deflate_negotiate() never agrees
  *         to it)
  */

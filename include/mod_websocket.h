@@ -7,6 +7,9 @@
 #include <apr_optional.h>
 #include <apr_tables.h>
 
+/* The close codes, WEBSOCKET_CLOSE_* (RFC 6455 §7.4.1). */
+#include "mod_websocket_close.h"
+
 /*
  * A handler is an ordinary httpd module. In its register_hooks it calls
  *
@@ -34,18 +37,6 @@ typedef enum {
     WEBSOCKET_BINARY = 2
 } websocket_type_e;
 
-/* Close codes a handler uses most (RFC 6455 §7.4.1). */
-#define WEBSOCKET_CLOSE_NORMAL      1000
-#define WEBSOCKET_CLOSE_GOING_AWAY  1001
-#define WEBSOCKET_CLOSE_PROTOCOL    1002
-#define WEBSOCKET_CLOSE_UNSUPPORTED 1003
-#define WEBSOCKET_CLOSE_NO_STATUS   1005
-#define WEBSOCKET_CLOSE_ABNORMAL    1006
-#define WEBSOCKET_CLOSE_BAD_DATA    1007
-#define WEBSOCKET_CLOSE_POLICY      1008
-#define WEBSOCKET_CLOSE_TOO_BIG     1009
-#define WEBSOCKET_CLOSE_INTERNAL    1011
-#define WEBSOCKET_CLOSE_TRY_AGAIN   1013    /* RFC 6455 registry: try again later */
 
 typedef struct websocket_conn websocket_conn_t;
 

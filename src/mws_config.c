@@ -1,4 +1,5 @@
 /* mws_config.c: the WebSocket* directives, strict value parsing, per-directory merge, handler lookup. */
+#include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <httpd.h>
@@ -326,8 +327,11 @@ static const char *mws_conf_set_deflate_window(cmd_parms *cmd, void *dconf,
     apr_int64_t bits = apr_strtoi64(arg, &end, 10);
 
     /* zlib cannot deflate with a raw window of 8 bits (256 bytes). */
-    if (!apr_isdigit(*arg) || *end || bits < 9 || bits > 15) {
-        return "WebSocketDeflateWindowBits must be a number from 9 to 15";
+    if (!apr_isdigit(*arg) || *end || bits < WS_DEFLATE_OUR_WBITS_MIN
+        || bits > WS_DEFLATE_WBITS_MAX) {
+        return "WebSocketDeflateWindowBits must be a number from "
+               APR_STRINGIFY(WS_DEFLATE_OUR_WBITS_MIN) " to "
+               APR_STRINGIFY(WS_DEFLATE_WBITS_MAX);
     }
     ((mws_dir_conf *)dconf)->deflate_window_bits = (int)bits;
     return NULL;
@@ -512,7 +516,9 @@ const command_rec mws_config_cmds[] = {
                  "that offer it; default Off"),
     AP_INIT_TAKE1("WebSocketDeflateWindowBits", mws_conf_set_deflate_window,
                   NULL, RSRC_CONF | ACCESS_CONF,
-                  "9 to 15 (default): the LZ77 window our compressor uses; "
+                  APR_STRINGIFY(WS_DEFLATE_OUR_WBITS_MIN) " to "
+                  APR_STRINGIFY(WS_DEFLATE_WBITS_MAX) " (default): the LZ77 "
+                  "window our compressor uses; "
                   "smaller saves memory per WebSocket"),
     AP_INIT_TAKE1("WebSocketMaxPendingOutput", mws_conf_set_max_pending,
                   NULL, RSRC_CONF | ACCESS_CONF,

@@ -6,6 +6,7 @@
 #include <http_config.h>
 
 #include "mod_websocket.h"
+#include "ws_deflate.h"
 
 typedef enum {
     MWS_ORIGIN_SAME,       /* Origin must name this server (default) */
@@ -26,7 +27,8 @@ typedef struct mws_dir_conf {
     apr_off_t max_message;              /* -1: unset */
     apr_off_t max_frame;                /* -1: unset */
     int deflate;                        /* permessage-deflate; -1: unset */
-    int deflate_window_bits;            /* 9..15; -1: unset */
+    int deflate_window_bits;            /* WS_DEFLATE_OUR_WBITS_MIN..
+                                         * WS_DEFLATE_WBITS_MAX; -1: unset */
     apr_off_t max_pending;              /* -1: unset */
     int slow_consumer;                  /* mws_slow_consumer_e or -1 */
     apr_interval_time_t idle_timeout;   /* 0: off; -1: unset */
@@ -38,7 +40,7 @@ typedef struct mws_dir_conf {
 
 /* Defaults. */
 #define MWS_DEFAULT_MAX_MESSAGE (16 * 1024 * 1024)
-#define MWS_DEFAULT_DEFLATE_WINDOW_BITS 15
+#define MWS_DEFAULT_DEFLATE_WINDOW_BITS WS_DEFLATE_WBITS_MAX
 #define MWS_DEFAULT_MAX_PENDING (1024 * 1024)
 #define MWS_DEFAULT_CLOSE_TIMEOUT apr_time_from_sec(5)
 #define MWS_DEFAULT_IO_THREADS 1

@@ -596,7 +596,7 @@ static void drain_outq(mws_conn *wc)
                       APR_OFF_T_FMT " bytes pending; closed with 1008",
                       wc->pub.id, wc->c->client_ip, wc->max_pending);
         mws_status_slow_closed();
-        mws_conn_close(wc, WS_CLOSE_POLICY, "slow consumer",
+        mws_conn_close(wc, WEBSOCKET_CLOSE_POLICY, "slow consumer",
                        wc->close_timeout);
     }
 }
@@ -705,7 +705,7 @@ static void run_timers(mws_conn *wc, apr_time_t now, apr_time_t *pdeadline)
                           MWS_CONN_FMT "no message for %" APR_TIME_T_FMT
                           " ms (WebSocketIdleTimeout): closing", wc->pub.id,
                           apr_time_as_msec(now - wc->last_msg));
-            mws_conn_close(wc, WS_CLOSE_GOING_AWAY, "idle timeout",
+            mws_conn_close(wc, WEBSOCKET_CLOSE_GOING_AWAY, "idle timeout",
                            wc->close_timeout);
             return;
         }
@@ -726,7 +726,7 @@ static void run_timers(mws_conn *wc, apr_time_t now, apr_time_t *pdeadline)
                           APR_TIME_T_FMT " ms: dropped", wc->pub.id,
                           wc->c->client_ip,
                           apr_time_as_msec(wc->ping_interval));
-            mws_conn_close(wc, WS_CLOSE_GOING_AWAY, "ping timeout", 0);
+            mws_conn_close(wc, WEBSOCKET_CLOSE_GOING_AWAY, "ping timeout", 0);
             wc->timed_out = 1;
             return;
         }
@@ -834,7 +834,7 @@ void mws_conn_finish(mws_conn *wc)
     dropped = mws_outq_shut(wc->outq);
     if (code == 0 || ws_session_state(wc->session) != WS_STATE_CLOSED) {
         /* RFC 6455 §7.1.5: closed without receiving a close frame. */
-        code = WS_CLOSE_ABNORMAL;
+        code = WEBSOCKET_CLOSE_ABNORMAL;
         reason = "";
     }
     if (wc->lost || (wc->timed_out && (wc->want_write

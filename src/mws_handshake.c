@@ -31,12 +31,6 @@ static int key_is_valid(const char *key)
     return 1;
 }
 
-/* tchar, RFC 7230 §3.2.6: subprotocol names are tokens (RFC 6455 §4.1). */
-static int is_tchar(char ch)
-{
-    return apr_isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
 /* Split Sec-WebSocket-Protocol (httpd joins repeated lines with ", ")
  * into its tokens; 0 if a token is malformed. */
 static int parse_protocols(apr_pool_t *p, const char *value,
@@ -53,7 +47,7 @@ static int parse_protocols(apr_pool_t *p, const char *value,
         if (!*value) {
             break;
         }
-        for (start = value; is_tchar(*value); ++value)
+        for (start = value; ws_is_tchar((unsigned char)*value); ++value)
             ;
         if (value == start) {
             return 0;

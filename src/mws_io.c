@@ -310,7 +310,7 @@ static void io_run(mws_io *io, mws_io_conn *ioc, int readable)
     if ((rv = io_poll_for(io, ioc, events)) != APR_SUCCESS) {
         ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, ioc->c, WSLOGNO(00019)
                       "cannot poll a WebSocket's connection: closing it");
-        mws_conn_close(ioc->wc, WS_CLOSE_INTERNAL_ERROR, "", 0);
+        mws_conn_close(ioc->wc, WEBSOCKET_CLOSE_INTERNAL, "", 0);
         io_close(io, ioc);
         return;
     }
@@ -321,7 +321,7 @@ static void io_run(mws_io *io, mws_io_conn *ioc, int readable)
  * does not wait for the answers. */
 static void io_say_goodbye(mws_io *io, mws_io_conn *ioc, int quit)
 {
-    mws_conn_close(ioc->wc, WS_CLOSE_GOING_AWAY, "server stopping",
+    mws_conn_close(ioc->wc, WEBSOCKET_CLOSE_GOING_AWAY, "server stopping",
                    quit ? 0 : MWS_IO_STOP_CLOSE_TIMEOUT);
     io_run(io, ioc, 0);
 }

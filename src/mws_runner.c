@@ -89,7 +89,7 @@ int mws_runner_block(mws_conn *wc, conn_rec *c)
     if (rv != APR_SUCCESS) {
         ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, c, WSLOGNO(00011)
                       "cannot poll the connection of a WebSocket");
-        mws_conn_close(wc, WS_CLOSE_INTERNAL_ERROR, "", 0);
+        mws_conn_close(wc, WEBSOCKET_CLOSE_INTERNAL, "", 0);
         mws_conn_finish(wc);
         apr_pool_destroy(p);
         return OK;
@@ -102,7 +102,7 @@ int mws_runner_block(mws_conn *wc, conn_rec *c)
         if (child_is_stopping()) {
             /* RFC 6455 §7.4.1: 1001, the server is going away; a stopping
              * server waits only briefly for the client's answer. */
-            mws_conn_close(wc, WS_CLOSE_GOING_AWAY, "server stopping",
+            mws_conn_close(wc, WEBSOCKET_CLOSE_GOING_AWAY, "server stopping",
                            MWS_STOP_CLOSE_TIMEOUT);
         }
         rv = mws_conn_pump(wc, 1, &events, &deadline);

@@ -316,7 +316,7 @@ static apr_status_t fz_on_message(void *baton, ws_opcode_e op,
                  || rv == FZ_SEND_STATUS);
     }
     if ((run->variant & FZ_CLOSE_IN_CB) && run->messages == 2) {
-        apr_status_t rv = ws_session_close(run->session, WS_CLOSE_NORMAL,
+        apr_status_t rv = ws_session_close(run->session, WEBSOCKET_CLOSE_NORMAL,
                                            "bye");
 
         FZ_CHECK(rv == APR_SUCCESS || rv == WS_ECLOSED
@@ -351,13 +351,13 @@ static void fz_on_frame(void *baton, const ws_frame_hdr_t *hdr)
 static int fz_code_for(apr_status_t rv)
 {
     if (rv == WS_EPROTO) {
-        return WS_CLOSE_PROTOCOL_ERROR;
+        return WEBSOCKET_CLOSE_PROTOCOL;
     }
     if (rv == WS_EBADUTF8) {
-        return WS_CLOSE_BAD_DATA;
+        return WEBSOCKET_CLOSE_BAD_DATA;
     }
     if (rv == WS_ETOOBIG) {
-        return WS_CLOSE_TOO_BIG;
+        return WEBSOCKET_CLOSE_TOO_BIG;
     }
     return 0;
 }
@@ -379,7 +379,7 @@ static int fz_check_feed(fz_run_t *run, apr_status_t rv)
         int code = ws_session_close_code(s);
 
         FZ_CHECK(ws_session_state(s) == WS_STATE_CLOSED);
-        FZ_CHECK(code == WS_CLOSE_NO_STATUS || fz_code_ok(code));
+        FZ_CHECK(code == WEBSOCKET_CLOSE_NO_STATUS || fz_code_ok(code));
         FZ_CHECK(ws_test_utf8_ref((const unsigned char *)
                             ws_session_close_reason(s),
                             strlen(ws_session_close_reason(s))));
@@ -413,7 +413,7 @@ static void fz_check_dead(fz_run_t *run, apr_status_t first,
     FZ_CHECK(ws_session_send(run->session, WS_OP_TEXT, "x", 1)
              == WS_ECLOSED);
     FZ_CHECK(ws_session_ping(run->session, "", 0) == WS_ECLOSED);
-    FZ_CHECK(ws_session_close(run->session, WS_CLOSE_NORMAL, "")
+    FZ_CHECK(ws_session_close(run->session, WEBSOCKET_CLOSE_NORMAL, "")
              == WS_ECLOSED);
     FZ_CHECK(run->sends == sends && run->messages == messages);
 }

@@ -55,7 +55,7 @@ static void assert_proto_at_hdr(const ws_test_buf_t *in, apr_size_t hlen)
 {
     ws_test_result_t *r = run(in);
 
-    ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+    ws_test_assert_failed(r, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, 1);
     ck_assert_uint_eq(r->msgs->nelts, 0);
     ck_assert_uint_eq(r->fail_at, hlen - 1);
 }
@@ -267,7 +267,7 @@ START_TEST(test_ws_session_rsv_bits)
         ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_CONT, "b", 1,
                                 ws_test_key, 0);
         r = run(in);
-        ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+        ws_test_assert_failed(r, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, 1);
         ck_assert_uint_eq(r->fail_at, 7 + 6 - 1);
     }
 }
@@ -319,7 +319,7 @@ START_TEST(test_ws_session_nonminimal_length)
     in = ws_test_buf_make();
     ws_test_buf_add(in, msb, sizeof(msb));
     r = run(in);
-    ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+    ws_test_assert_failed(r, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, 1);
     ck_assert_uint_eq(r->fail_at, 9);
 
     /* 126 in the 16-bit form and 65536 in the 64-bit form are fine. */
@@ -378,7 +378,7 @@ START_TEST(test_ws_session_control_fragmented)
         {
             ws_test_result_t *r = run(in);
 
-            ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+            ws_test_assert_failed(r, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, 1);
             ck_assert_uint_eq(r->fail_at, in->len - 1);
         }
     }
@@ -405,7 +405,7 @@ START_TEST(test_ws_session_cont_without_start)
     ws_test_client_frame(in, 1, WS_OP_CONT, "b", 1);
     ws_test_client_frame(in, 1, WS_OP_CONT, "c", 1);
     r = run(in);
-    ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+    ws_test_assert_failed(r, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, 1);
     ck_assert_int_eq(r->msgs->nelts, 1);
     ws_test_assert_msg(r, 0, WS_OP_TEXT, "ab", 2);
     ck_assert_uint_eq(r->fail_at, 14 + 6 - 1);
@@ -434,10 +434,10 @@ START_TEST(test_ws_session_new_message_during_fragmented)
             ck_assert_int_eq(r->msgs->nelts, 0);
             /* The ping before it was answered. */
             ws_test_server_frame(expect, WS_OP_PONG, "", 0);
-            ws_test_server_close(expect, WS_CLOSE_PROTOCOL_ERROR,
+            ws_test_server_close(expect, WEBSOCKET_CLOSE_PROTOCOL,
                                  r->close_reason);
             ws_test_assert_sent(r, expect);
-            ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 0);
+            ws_test_assert_failed(r, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, 0);
         }
     }
 }
@@ -509,7 +509,7 @@ START_TEST(test_ws_session_utf8_invalid_classes)
         ws_test_client_frame(in, 1, WS_OP_TEXT, cases[i].s, len);
         ws_test_client_frame(in, 1, WS_OP_PING, "late", 4);
         r = run(in);
-        ws_test_assert_failed(r, WS_EBADUTF8, WS_CLOSE_BAD_DATA, 1);
+        ws_test_assert_failed(r, WS_EBADUTF8, WEBSOCKET_CLOSE_BAD_DATA, 1);
         ck_assert_int_eq(r->msgs->nelts, 0);
         ck_assert_msg(r->fail_at == chdr_len(len) + cases[i].bad,
                       "case %lu failed at %lu", (unsigned long)i,
@@ -532,12 +532,12 @@ START_TEST(test_ws_session_utf8_fail_fast_mid_frame)
     ws_test_client_frame(in, 0, WS_OP_TEXT, big, sizeof(big));
     ws_test_client_frame(in, 1, WS_OP_PING, "x", 1);
     r = run(in);
-    ws_test_assert_failed(r, WS_EBADUTF8, WS_CLOSE_BAD_DATA, 1);
+    ws_test_assert_failed(r, WS_EBADUTF8, WEBSOCKET_CLOSE_BAD_DATA, 1);
     ck_assert_uint_eq(r->fail_at, chdr_len(sizeof(big)) + 5);
 
     /* Only the frame's first bytes arrive: the failure needs no more. */
     r = ws_test_run(in->data, chdr_len(sizeof(big)) + 6, NULL);
-    ws_test_assert_failed(r, WS_EBADUTF8, WS_CLOSE_BAD_DATA, 1);
+    ws_test_assert_failed(r, WS_EBADUTF8, WEBSOCKET_CLOSE_BAD_DATA, 1);
     ck_assert_uint_eq(r->fail_at, chdr_len(sizeof(big)) + 5);
 }
 END_TEST
@@ -561,7 +561,7 @@ START_TEST(test_ws_session_utf8_invalid_across_fragments)
     ck_assert_int_eq(r->rv, WS_EBADUTF8);
     ck_assert_uint_eq(r->fail_at, at);
     ck_assert_int_eq(r->nsent, 2);          /* pong, then close */
-    ws_test_assert_failed(r, WS_EBADUTF8, WS_CLOSE_BAD_DATA, 0);
+    ws_test_assert_failed(r, WS_EBADUTF8, WEBSOCKET_CLOSE_BAD_DATA, 0);
 
     /* A surrogate spread over three fragments. */
     in = ws_test_buf_make();
@@ -571,7 +571,7 @@ START_TEST(test_ws_session_utf8_invalid_across_fragments)
     ws_test_client_frame(in, 0, WS_OP_CONT, "\xa0", 1);
     ws_test_client_frame(in, 1, WS_OP_CONT, "\x80", 1);
     r = run(in);
-    ws_test_assert_failed(r, WS_EBADUTF8, WS_CLOSE_BAD_DATA, 1);
+    ws_test_assert_failed(r, WS_EBADUTF8, WEBSOCKET_CLOSE_BAD_DATA, 1);
     ck_assert_uint_eq(r->fail_at, at);
 }
 END_TEST
@@ -586,14 +586,14 @@ START_TEST(test_ws_session_utf8_truncated_at_end)
     in = ws_test_buf_make();
     ws_test_client_frame(in, 1, WS_OP_TEXT, "ab\xe2\x82", 4);
     r = run(in);
-    ws_test_assert_failed(r, WS_EBADUTF8, WS_CLOSE_BAD_DATA, 1);
+    ws_test_assert_failed(r, WS_EBADUTF8, WEBSOCKET_CLOSE_BAD_DATA, 1);
     ck_assert_uint_eq(r->fail_at, in->len - 1);
 
     in = ws_test_buf_make();
     ws_test_client_frame(in, 0, WS_OP_TEXT, "a\xe2", 2);
     ws_test_client_frame(in, 1, WS_OP_CONT, "\x82", 1);
     r = run(in);
-    ws_test_assert_failed(r, WS_EBADUTF8, WS_CLOSE_BAD_DATA, 1);
+    ws_test_assert_failed(r, WS_EBADUTF8, WEBSOCKET_CLOSE_BAD_DATA, 1);
     ck_assert_uint_eq(r->fail_at, in->len - 1);
 
     /* Ending on an empty final fragment. */
@@ -601,7 +601,7 @@ START_TEST(test_ws_session_utf8_truncated_at_end)
     ws_test_client_frame(in, 0, WS_OP_TEXT, "\xf0\x9f", 2);
     ws_test_client_frame(in, 1, WS_OP_CONT, "", 0);
     r = run(in);
-    ws_test_assert_failed(r, WS_EBADUTF8, WS_CLOSE_BAD_DATA, 1);
+    ws_test_assert_failed(r, WS_EBADUTF8, WEBSOCKET_CLOSE_BAD_DATA, 1);
     ck_assert_uint_eq(r->fail_at, in->len - 1);
 
     in = ws_test_buf_make();
@@ -677,8 +677,8 @@ START_TEST(test_ws_session_close_invalid_codes)
         ck_assert(!ws_close_code_is_valid(codes[i]));
         ws_test_client_close(in, codes[i], "", 0);
         r = run(in);
-        ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
-        ck_assert_int_eq(r->close_code, WS_CLOSE_PROTOCOL_ERROR);
+        ws_test_assert_failed(r, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, 1);
+        ck_assert_int_eq(r->close_code, WEBSOCKET_CLOSE_PROTOCOL);
     }
     ck_assert(!ws_close_code_is_valid(-1));
     ck_assert(!ws_close_code_is_valid(2999));
@@ -698,7 +698,7 @@ START_TEST(test_ws_session_close_empty)
     r = run(in);
     ck_assert_int_eq(r->rv, APR_EOF);
     ck_assert_int_eq(r->state, WS_STATE_CLOSED);
-    ck_assert_int_eq(r->close_code, WS_CLOSE_NO_STATUS);
+    ck_assert_int_eq(r->close_code, WEBSOCKET_CLOSE_NO_STATUS);
     ck_assert_str_eq(r->close_reason, "");
     ck_assert_int_eq(r->peer_closed_first, 1);
     ws_test_buf_add(expect, empty_close, sizeof(empty_close));
@@ -714,7 +714,7 @@ START_TEST(test_ws_session_close_len1)
 
     ws_test_client_frame(in, 1, WS_OP_CLOSE, "\x03", 1);
     r = run(in);
-    ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+    ws_test_assert_failed(r, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, 1);
     ck_assert_uint_eq(r->fail_at, in->len - 1);
 }
 END_TEST
@@ -734,7 +734,7 @@ START_TEST(test_ws_session_close_reason_utf8)
         in = ws_test_buf_make();
         ws_test_client_close(in, 1000, bad[i], strlen(bad[i]));
         r = run(in);
-        ws_test_assert_failed(r, WS_EBADUTF8, WS_CLOSE_BAD_DATA, 1);
+        ws_test_assert_failed(r, WS_EBADUTF8, WEBSOCKET_CLOSE_BAD_DATA, 1);
     }
     /* The longest reason, in 3-byte characters, is reported whole. */
     for (i = 0; i < sizeof(reason); i += 3) {
@@ -782,7 +782,7 @@ START_TEST(test_ws_session_server_close_first)
     ws_test_result_t *r;
 
     memset(&opts, 0, sizeof(opts));
-    opts.close_first = WS_CLOSE_GOING_AWAY;
+    opts.close_first = WEBSOCKET_CLOSE_GOING_AWAY;
     opts.close_reason = "shutting down";
     ws_test_client_frame(in, 1, WS_OP_TEXT, "in flight", 9);
     ws_test_client_frame(in, 0, WS_OP_BINARY, "frag", 4);
@@ -813,16 +813,16 @@ START_TEST(test_ws_session_closing_still_validates)
     ws_test_result_t *r;
 
     memset(&opts, 0, sizeof(opts));
-    opts.close_first = WS_CLOSE_NORMAL;
+    opts.close_first = WEBSOCKET_CLOSE_NORMAL;
     expect = ws_test_buf_make();
-    ws_test_server_close(expect, WS_CLOSE_NORMAL, NULL);
+    ws_test_server_close(expect, WEBSOCKET_CLOSE_NORMAL, NULL);
 
     in = ws_test_buf_make();
     ws_test_client_frame(in, 1, WS_OP_TEXT, "bad \xff", 5);
     r = ws_test_run_buf(in, &opts);
     ck_assert_int_eq(r->rv, WS_EBADUTF8);
     ck_assert_int_eq(r->state, WS_STATE_CLOSED);
-    ck_assert_int_eq(r->close_code, WS_CLOSE_BAD_DATA);
+    ck_assert_int_eq(r->close_code, WEBSOCKET_CLOSE_BAD_DATA);
     ck_assert_uint_eq(r->fail_at, in->len - 1);
     ws_test_assert_sent(r, expect);
 
@@ -830,7 +830,7 @@ START_TEST(test_ws_session_closing_still_validates)
     ws_test_client_frame_ex(in, 1, 0, WS_OP_TEXT, "x", 1, NULL, 0);
     r = ws_test_run_buf(in, &opts);
     ck_assert_int_eq(r->rv, WS_EPROTO);
-    ck_assert_int_eq(r->close_code, WS_CLOSE_PROTOCOL_ERROR);
+    ck_assert_int_eq(r->close_code, WEBSOCKET_CLOSE_PROTOCOL);
     ws_test_assert_sent(r, expect);
 }
 END_TEST
@@ -902,7 +902,7 @@ START_TEST(test_ws_session_limit_frame)
     in = ws_test_buf_make();
     ws_test_client_frame(in, 1, WS_OP_BINARY, payload, 101);
     r = run_limits(in, 0, 100);
-    ws_test_assert_failed(r, WS_ETOOBIG, WS_CLOSE_TOO_BIG, 1);
+    ws_test_assert_failed(r, WS_ETOOBIG, WEBSOCKET_CLOSE_TOO_BIG, 1);
     ck_assert_uint_eq(r->fail_at, chdr_len(101) - 1);
     ck_assert_int_eq(r->msgs->nelts, 0);
 
@@ -911,14 +911,14 @@ START_TEST(test_ws_session_limit_frame)
     ws_test_client_frame(in, 0, WS_OP_TEXT, payload, 100);
     ws_test_client_frame(in, 1, WS_OP_CONT, payload, 101);
     r = run_limits(in, 1000, 100);
-    ws_test_assert_failed(r, WS_ETOOBIG, WS_CLOSE_TOO_BIG, 1);
+    ws_test_assert_failed(r, WS_ETOOBIG, WEBSOCKET_CLOSE_TOO_BIG, 1);
     ck_assert_uint_eq(r->fail_at, chdr_len(100) + 100 + chdr_len(101) - 1);
 
     /* Control frames count too. */
     in = ws_test_buf_make();
     ws_test_client_frame(in, 1, WS_OP_PING, payload, 11);
     r = run_limits(in, 0, 10);
-    ws_test_assert_failed(r, WS_ETOOBIG, WS_CLOSE_TOO_BIG, 1);
+    ws_test_assert_failed(r, WS_ETOOBIG, WEBSOCKET_CLOSE_TOO_BIG, 1);
 }
 END_TEST
 
@@ -947,7 +947,7 @@ START_TEST(test_ws_session_limit_message)
     in = ws_test_buf_make();
     ws_test_client_frame(in, 1, WS_OP_TEXT, payload, 101);
     r = run_limits(in, 100, 0);
-    ws_test_assert_failed(r, WS_ETOOBIG, WS_CLOSE_TOO_BIG, 1);
+    ws_test_assert_failed(r, WS_ETOOBIG, WEBSOCKET_CLOSE_TOO_BIG, 1);
     ck_assert_uint_eq(r->fail_at, chdr_len(101) - 1);
 
     /* The fragment that would pass the limit fails at its header. */
@@ -955,14 +955,14 @@ START_TEST(test_ws_session_limit_message)
     ws_test_client_frame(in, 0, WS_OP_BINARY, payload, 50);
     ws_test_client_frame(in, 1, WS_OP_CONT, payload, 51);
     r = run_limits(in, 100, 0);
-    ws_test_assert_failed(r, WS_ETOOBIG, WS_CLOSE_TOO_BIG, 1);
+    ws_test_assert_failed(r, WS_ETOOBIG, WEBSOCKET_CLOSE_TOO_BIG, 1);
     ck_assert_uint_eq(r->fail_at, chdr_len(50) + 50 + chdr_len(51) - 1);
 
     /* A header announcing 2^62 bytes fails at once, nothing allocated. */
     in = ws_test_buf_make();
     ws_test_buf_add(in, huge, sizeof(huge));
     r = run_limits(in, 1024 * 1024, 0);
-    ws_test_assert_failed(r, WS_ETOOBIG, WS_CLOSE_TOO_BIG, 1);
+    ws_test_assert_failed(r, WS_ETOOBIG, WEBSOCKET_CLOSE_TOO_BIG, 1);
     ck_assert_uint_eq(r->fail_at, sizeof(huge) - 1);
 }
 END_TEST
@@ -1019,7 +1019,7 @@ static apr_status_t rec_on_message(void *baton, ws_opcode_e op,
     (void)len;
     rec->msgs++;
     if (rec->close_in_msg) {
-        ck_assert_int_eq(ws_session_close(rec->session, WS_CLOSE_NORMAL,
+        ck_assert_int_eq(ws_session_close(rec->session, WEBSOCKET_CLOSE_NORMAL,
                                           "done"), APR_SUCCESS);
         ck_assert_int_eq(ws_session_state(rec->session), WS_STATE_CLOSING);
     }
@@ -1181,7 +1181,7 @@ START_TEST(test_ws_session_close_api)
     ck_assert_uint_eq(rec.out->len, 2);
     ck_assert_mem_eq(rec.out->data, "\x88\x00", 2);
     s = rec_session(&rec);
-    ck_assert_int_eq(ws_session_close(s, WS_CLOSE_NO_STATUS, NULL),
+    ck_assert_int_eq(ws_session_close(s, WEBSOCKET_CLOSE_NO_STATUS, NULL),
                      APR_SUCCESS);
     ck_assert_mem_eq(rec.out->data, "\x88\x00", 2);
 
@@ -1591,7 +1591,7 @@ START_TEST(test_ws_session_pmd_rfc7692_context_takeover)
     /* With client_no_context_takeover the back reference is invalid. */
     r = run_pmd(in, pmd_params(0, 1), 0);
     ck_assert_int_eq(r->msgs->nelts, 1);
-    ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+    ws_test_assert_failed(r, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, 1);
 }
 END_TEST
 
@@ -1639,7 +1639,7 @@ START_TEST(test_ws_session_pmd_rfc7692_bfinal_and_empty)
                             sizeof(bfinal), ws_test_key, 0);
     ws_test_client_frame(in, 1, WS_OP_CONT, empty, 1);
     r = run_pmd(in, pmd_params(0, 0), 0);
-    ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+    ws_test_assert_failed(r, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, 1);
 }
 END_TEST
 
@@ -1734,7 +1734,7 @@ START_TEST(test_ws_session_pmd_rsv_rules)
     ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_CONT, hello + 3, 4,
                             ws_test_key, 0);
     r = run_pmd(in, pmd_params(0, 0), 0);
-    ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+    ws_test_assert_failed(r, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, 1);
     ck_assert_str_eq(r->close_reason, "RSV1 set on a continuation frame");
     ck_assert_uint_eq(r->fail_at, 9 + 6 - 1);
 
@@ -1744,7 +1744,7 @@ START_TEST(test_ws_session_pmd_rsv_rules)
         ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, ctrl[i], "", 0,
                                 ws_test_key, 0);
         r = run_pmd(in, pmd_params(0, 0), 0);
-        ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+        ws_test_assert_failed(r, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, 1);
         ck_assert_str_eq(r->close_reason, "compressed control frame");
         ck_assert_uint_eq(r->fail_at, 5);
     }
@@ -1754,7 +1754,7 @@ START_TEST(test_ws_session_pmd_rsv_rules)
     ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_PING, "", 0,
                             ws_test_key, 0);
     r = run_pmd(in, pmd_params(0, 0), 0);
-    ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+    ws_test_assert_failed(r, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, 1);
 
     /* RSV2 and RSV3 with deflate on. */
     for (i = 0; i < 2; ++i) {
@@ -1765,7 +1765,7 @@ START_TEST(test_ws_session_pmd_rsv_rules)
                                 WS_OP_TEXT, hello, sizeof(hello),
                                 ws_test_key, 0);
         r = run_pmd(in, pmd_params(0, 0), 0);
-        ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+        ws_test_assert_failed(r, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, 1);
         ck_assert_str_eq(r->close_reason, "reserved bit set");
     }
 
@@ -1774,7 +1774,7 @@ START_TEST(test_ws_session_pmd_rsv_rules)
     ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, hello,
                             sizeof(hello), ws_test_key, 0);
     r = run(in);
-    ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+    ws_test_assert_failed(r, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, 1);
     ck_assert_str_eq(r->close_reason, "reserved bit set");
 }
 END_TEST
@@ -1797,7 +1797,7 @@ START_TEST(test_ws_session_pmd_corrupt)
                                 blen[i], ws_test_key, 0);
         ws_test_client_frame(in, 1, WS_OP_TEXT, "never", 5);
         r = run_pmd(in, pmd_params(0, 0), 0);
-        ws_test_assert_failed(r, WS_EPROTO, WS_CLOSE_PROTOCOL_ERROR, 1);
+        ws_test_assert_failed(r, WS_EPROTO, WEBSOCKET_CLOSE_PROTOCOL, 1);
         ck_assert_str_eq(r->close_reason, "invalid compressed data");
         ck_assert_int_eq(r->msgs->nelts, 0);
     }
@@ -1850,7 +1850,7 @@ START_TEST(test_ws_session_pmd_bomb)
     ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_BINARY, c->data,
                             c->len, ws_test_key, 0);
     r = run_pmd(in, pmd_params(0, 0), max);
-    ws_test_assert_failed(r, WS_ETOOBIG, WS_CLOSE_TOO_BIG, 1);
+    ws_test_assert_failed(r, WS_ETOOBIG, WEBSOCKET_CLOSE_TOO_BIG, 1);
     ck_assert_int_eq(r->msgs->nelts, 0);
     /* It failed within the first few hundred input bytes. */
     ck_assert_uint_lt(r->fail_at, 1000);
@@ -1923,7 +1923,7 @@ START_TEST(test_ws_session_pmd_utf8_fail_fast)
     ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, c->data,
                             c->len, ws_test_key, 0);
     r = run_pmd(in, pmd_params(0, 0), 0);
-    ws_test_assert_failed(r, WS_EBADUTF8, WS_CLOSE_BAD_DATA, 1);
+    ws_test_assert_failed(r, WS_EBADUTF8, WEBSOCKET_CLOSE_BAD_DATA, 1);
     ck_assert_int_eq(r->msgs->nelts, 0);
     ck_assert_uint_lt(r->fail_at, in->len - 1);
 
@@ -1935,7 +1935,7 @@ START_TEST(test_ws_session_pmd_utf8_fail_fast)
     ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, c->data,
                             c->len, ws_test_key, 0);
     r = run_pmd(in, pmd_params(0, 1), 0);
-    ws_test_assert_failed(r, WS_EBADUTF8, WS_CLOSE_BAD_DATA, 1);
+    ws_test_assert_failed(r, WS_EBADUTF8, WEBSOCKET_CLOSE_BAD_DATA, 1);
     in = ws_test_buf_make();
     ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_BINARY, c->data,
                             c->len, ws_test_key, 0);
@@ -1960,7 +1960,7 @@ START_TEST(test_ws_session_pmd_closing_still_inflates)
 
     memset(&opts, 0, sizeof(opts));
     opts.deflate = pmd_params(0, 0);
-    opts.close_first = WS_CLOSE_NORMAL;
+    opts.close_first = WEBSOCKET_CLOSE_NORMAL;
     ws_test_client_frame_ex(in, 1, WS_FRAME_RSV1, WS_OP_TEXT, hello,
                             sizeof(hello), ws_test_key, 0);
     ws_test_client_close(in, 1000, "", 0);
