@@ -1,4 +1,4 @@
-/* wsload.c: load generator of tests/bench: WebSocket (or raw TCP) echo with verification and latency, idle WebSockets with pings, open/close cycles, channel fan-out (subscribers and an HTTP publisher). */
+/* wsload.c: load generator of tests/bench: WebSocket (or raw TCP) echo with verification and latency, idle WebSockets with pings (or idle HTTP keep-alive connections), open/close cycles (or HTTP request cycles), channel fan-out (subscribers and an HTTP publisher). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netdb.h>
@@ -50,6 +50,12 @@ typedef struct wl_conn {
     uint64_t next_ping;             /* idle: ns */
     uint64_t *sent_at;              /* send times, by seq % window */
     int pings_out;
+    int done;                       /* the server's close came, or (http)
+                                     * the whole response */
+    int err;                        /* how it ended: 0 EOF, an errno, or
+                                     * -1 (counted where it happened) */
+    uint64_t started_ns;            /* conn_open(): handshake timeout */
+    size_t want;                    /* http: head + Content-Length */
     unsigned int events;            /* what epoll watches for */
     size_t rlen;
     char *rbuf;                     /* cfg.rbuf bytes */
@@ -66,13 +72,16 @@ typedef struct wl_target {
 static struct {
     wl_mode_e mode;
     int raw;                        /* tcp:// URL: no WebSocket framing */
+    int http;                       /* http:// URL (idle, cycles): one GET
+                                     * instead of the upgrade */
     wl_target targets[WL_MAX_TARGETS];  /* connections go round-robin */
     int ntargets;
     wl_target pub;                  /* fanout: where to POST */
-    int conns, window, text, procs, sources, json;
+    int conns, window, text, procs, sources, json, settle_exit;
     size_t size, rbuf;
-    double duration, ping_interval, rate, pub_rate, drain;
+    double duration, ping_interval, rate, pub_rate, drain, hs_timeout;
     long cycles;
+    uint64_t t0;                    /* start, before any fork() */
 } cfg = { .conns = 1, .window = 1, .size = 32, .duration = 10,
           .ping_interval = 10, .rate = 5000, .procs = 1, .sources = 1,
           .drain = 10 };
@@ -82,6 +91,12 @@ static struct {
     /* fanout: messages skipped or seen twice by a subscriber, subscribers
      * the server closed, the last delivery's time */
     uint64_t missing, dups, cut, last_ns;
+    /* How connections failed before they were open (refused, reset or
+     * closed, timed out) and how open ones ended: close frames by code,
+     * or dropped without one (FIN or RST); cycles completed; when the
+     * last one opened and the last one ended (CLOCK_MONOTONIC ns). */
+    uint64_t refused, reset, timedout, close_1001, close_other;
+    uint64_t dropped_eof, dropped_rst, completed, last_open_ns, last_end_ns;
     uint64_t hist[WL_HIST_US + 1];
 } st;
 
@@ -322,10 +337,12 @@ static int conn_open(wl_conn *c, int id)
     memset(c, 0, sizeof(*c));
     c->id = id;
     c->target = id % cfg.ntargets;
+    c->started_ns = now_ns();
     c->rbuf = malloc(cfg.rbuf);
     c->sent_at = calloc((size_t)cfg.window, sizeof(*c->sent_at));
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (c->fd < 0 || !c->rbuf || !c->sent_at) {
+        c->err = errno;
         return -1;
     }
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -340,12 +357,14 @@ static int conn_open(wl_conn *c, int id)
         src.sin_family = AF_INET;
         src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + id % cfg.sources);
         if (bind(c->fd, (struct sockaddr *)&src, sizeof(src))) {
+            c->err = errno;
             return -1;
         }
     }
     if (connect(c->fd, (struct sockaddr *)&cfg.targets[c->target].addr,
                 sizeof(cfg.targets[c->target].addr))
         && errno != EINPROGRESS) {
+        c->err = errno;
         return -1;
     }
     c->state = WL_CONNECTING;
@@ -373,6 +392,14 @@ static void conn_started(wl_conn *c)
 
     c->state = WL_OPEN;
     ++st.connected;
+    st.last_open_ns = now_ns();
+    if (cfg.http) {
+        /* The response is in: a cycle waits for the server's FIN, an
+         * idle connection stays as it is. */
+        c->done = 1;
+        c->state = cfg.mode == WL_CYCLES ? WL_CLOSING : WL_OPEN;
+        return;
+    }
     if (cfg.mode == WL_FANOUT) {
         c->was_open = 1;
         __atomic_add_fetch(&shm->subscribed, 1, __ATOMIC_RELEASE);
@@ -397,6 +424,17 @@ static void send_handshake(wl_conn *c)
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     int n;
 
+    if (cfg.http) {
+        /* Cycles end with the server's close; idle ones stay (HTTP/1.1
+         * keeps the connection alive). */
+        n = snprintf(out_reserve(c, 512), 512,
+                     "GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n",
+                     cfg.targets[c->target].path, cfg.targets[c->target].host,
+                     cfg.mode == WL_CYCLES ? "Connection: close\r\n" : "");
+        c->wlen -= 512 - (size_t)n;
+        c->state = WL_HANDSHAKE;
+        return;
+    }
     /* 16 random bytes in base64 are 22 characters and "==". */
     for (i = 0; i < 22; ++i) {
         key[i] = b64[rand64() % 64];
@@ -413,11 +451,58 @@ static void send_handshake(wl_conn *c)
     c->state = WL_HANDSHAKE;
 }
 
+/* http:// (idle, cycles): the response to our GET, head and
+ * Content-Length bytes; once it is whole the connection counts as open.
+ * Anything after it is dropped. -1 ends the connection. */
+static int http_input(wl_conn *c)
+{
+    char *end, *v;
+
+    if (c->state != WL_HANDSHAKE) {
+        c->rlen = 0;
+        return 0;
+    }
+    if (!c->want) {
+        c->rbuf[c->rlen < cfg.rbuf ? c->rlen : cfg.rbuf - 1] = '\0';
+        if (!(end = strstr(c->rbuf, "\r\n\r\n"))) {
+            return c->rlen < cfg.rbuf - 1 ? 0 : -1;
+        }
+        *end = '\0';                   /* the head, for the searches */
+        v = strcasestr(c->rbuf, "\r\nContent-Length:");
+        if (strncmp(c->rbuf, "HTTP/1.1 200", 12) || !v) {
+            ++st.failed;                /* a static file has a length */
+            c->err = -1;
+            return -1;
+        }
+        c->want = (size_t)(end + 4 - c->rbuf) + strtoul(v + 17, NULL, 10);
+        *end = '\r';
+        if (c->want > cfg.rbuf) {
+            ++st.errors;
+            c->err = -1;
+            return -1;
+        }
+    }
+    if (c->rlen >= c->want) {
+        uint64_t us = (now_ns() - c->started_ns) / 1000;
+
+        /* timed from connect() to the last byte */
+        ++st.hist[us > WL_HIST_US ? WL_HIST_US : us];
+        ++st.msgs;
+        st.bytes += c->want;
+        c->rlen = 0;
+        conn_started(c);
+    }
+    return 0;
+}
+
 /* Parse what arrived; -1 ends the connection. */
 static int conn_input(wl_conn *c)
 {
     size_t off = 0;
 
+    if (cfg.http) {
+        return http_input(c);
+    }
     if (c->state == WL_HANDSHAKE) {
         char *end;
 
@@ -428,6 +513,7 @@ static int conn_input(wl_conn *c)
         if (strncmp(c->rbuf, "HTTP/1.1 101", 12)
             || !strcasestr(c->rbuf, "\r\nSec-WebSocket-Accept:")) {
             ++st.failed;
+            c->err = -1;
             return -1;
         }
         off = (size_t)(end + 4 - c->rbuf);
@@ -460,6 +546,7 @@ static int conn_input(wl_conn *c)
         }
         if (hlen + len > cfg.rbuf || (h[1] & 0x80) || !(h[0] & 0x80)) {
             ++st.errors;          /* too big for us, masked or fragmented */
+            c->err = -1;
             return -1;
         }
         if (c->rlen - off < hlen + len) {
@@ -474,6 +561,17 @@ static int conn_input(wl_conn *c)
         }
         else if (op == 8) {
             ++st.closes;
+            if (!c->done && c->state != WL_CLOSING) {
+                /* The server's own close (not the answer to ours):
+                 * going away (1001) is what a server that stops says. */
+                if (len >= 2 && ((h[hlen] << 8) | h[hlen + 1]) == 1001) {
+                    ++st.close_1001;
+                }
+                else {
+                    ++st.close_other;
+                }
+            }
+            c->done = 1;
             if (c->state != WL_CLOSING) {
                 send_frame(c, 8, (char *)h + hlen, len >= 2 ? 2 : 0, 0);
             }
@@ -508,7 +606,7 @@ static int conn_event(wl_conn *c, unsigned int events)
     if (c->state == WL_CONNECTING) {
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
         if (err) {
-            ++st.failed;
+            c->err = err;
             return -1;
         }
         if (cfg.raw) {
@@ -524,10 +622,12 @@ static int conn_event(wl_conn *c, unsigned int events)
 
             n = read(c->fd, c->rbuf + c->rlen, room);
             if (n == 0) {
+                c->err = 0;
                 return -1;
             }
             if (n < 0) {
                 if (errno != EAGAIN) {
+                    c->err = errno;
                     return -1;
                 }
                 break;
@@ -551,6 +651,7 @@ static int conn_event(wl_conn *c, unsigned int events)
         n = write(c->fd, c->wbuf + c->woff, c->wlen - c->woff);
         if (n < 0) {
             if (errno != EAGAIN) {
+                c->err = errno;
                 return -1;
             }
             break;
@@ -564,6 +665,38 @@ static int conn_event(wl_conn *c, unsigned int events)
     return 0;
 }
 
+/* A connection is over (c->err says how): count it by what it got to. */
+static void conn_ended(wl_conn *c)
+{
+    st.last_end_ns = now_ns();
+    if (c->err == -1) {
+        return;                     /* counted where it happened */
+    }
+    if (c->state == WL_CONNECTING || c->state == WL_HANDSHAKE) {
+        ++st.failed;
+        if (c->err == ECONNREFUSED) {
+            ++st.refused;
+        }
+        else if (c->err == ETIMEDOUT) {
+            ++st.timedout;
+        }
+        else if (c->err == 0 || c->err == ECONNRESET || c->err == EPIPE) {
+            ++st.reset;             /* RST, or FIN before the answer */
+        }
+    }
+    else if (c->done) {
+        if (cfg.mode == WL_CYCLES && c->err == 0) {
+            ++st.completed;         /* and the server's FIN came */
+        }
+    }
+    else if (c->err == 0) {
+        ++st.dropped_eof;
+    }
+    else {
+        ++st.dropped_rst;
+    }
+}
+
 /* Idle mode: ping whoever is due; a ping still unanswered when the next
  * is due counts as missed. */
 static void ping_due(wl_conn *cs, int n, uint64_t now)
@@ -573,7 +706,8 @@ static void ping_due(wl_conn *cs, int n, uint64_t now)
 
     for (i = 0; i < n; ++i) {
         wl_conn *c = &cs[i];
-        if (c->fd < 0 || c->state != WL_OPEN || now < c->next_ping) {
+        if (c->fd < 0 || c->state != WL_OPEN || now < c->next_ping
+            || cfg.http) {
             continue;
         }
         if (c->pings_out) {
@@ -606,15 +740,17 @@ static void run(int first_id, int n)
     end = t0 + (uint64_t)(cfg.duration * 1e9);
     for (;;) {
         now = now_ns();
-        /* Open connections at the configured rate (all at once for echo). */
+        /* Open connections at the configured rate (all at once for echo,
+         * and for idle with -r 0: a storm). */
         while (opened < n && ((cfg.mode != WL_IDLE && cfg.mode != WL_FANOUT)
+                              || cfg.rate <= 0
                               || opened < (now - t0) / 1e9 * cfg.rate
                                           / cfg.procs + 1)) {
             if (cfg.mode == WL_CYCLES && cycles_started >= cfg.cycles) {
                 break;
             }
             if (conn_open(&cs[opened], first_id + opened)) {
-                ++st.failed;
+                conn_ended(&cs[opened]);
                 conn_free(&cs[opened]);
             }
             else {
@@ -649,6 +785,7 @@ static void run(int first_id, int n)
                 ++st.cut;
                 __atomic_sub_fetch(&shm->subscribed, 1, __ATOMIC_RELEASE);
             }
+            conn_ended(c);
             conn_free(c);
             --live;
             if (cfg.mode == WL_CYCLES && cycles_started < cfg.cycles) {
@@ -657,15 +794,38 @@ static void run(int first_id, int n)
                     ++live;
                 }
                 else {
-                    ++st.failed;
+                    conn_ended(c);
                     conn_free(c);
                 }
                 ++cycles_started;
             }
         }
         if (cfg.mode == WL_IDLE && now >= next_check) {
+            int pending = 0;
+
             ping_due(cs, opened, now);
             next_check = now + 100000000ULL;
+            /* Handshakes that take too long give up (-T); with -x the
+             * run is over once every connection is open or failed. */
+            for (i = 0; i < opened; ++i) {
+                if (cs[i].fd < 0 || cs[i].state >= WL_OPEN) {
+                    continue;
+                }
+                /* (opened after `now` was taken: not late) */
+                if (cfg.hs_timeout > 0 && now > cs[i].started_ns
+                    && now - cs[i].started_ns > cfg.hs_timeout * 1e9) {
+                    cs[i].err = ETIMEDOUT;
+                    conn_ended(&cs[i]);
+                    conn_free(&cs[i]);
+                    --live;
+                }
+                else {
+                    ++pending;
+                }
+            }
+            if (opened == n && (live == 0 || (cfg.settle_exit && !pending))) {
+                break;              /* nothing left to hold, or settled */
+            }
         }
         if (cfg.mode == WL_FANOUT && !ready && opened == n
             && now >= next_check) {
@@ -922,6 +1082,12 @@ static double percentile(const uint64_t *hist, uint64_t total, double q)
 
 static void report(double secs)
 {
+    /* From the start to the last open, and to the last open or failed
+     * (the failures' end times are last_end_ns). */
+    double open_secs = st.last_open_ns > cfg.t0
+                       ? (st.last_open_ns - cfg.t0) / 1e9 : 0;
+    double settle_secs = st.last_end_ns > st.last_open_ns && st.failed
+                         ? (st.last_end_ns - cfg.t0) / 1e9 : open_secs;
     double p50 = percentile(st.hist, st.msgs, 0.50);
     double p99 = percentile(st.hist, st.msgs, 0.99);
     double p999 = percentile(st.hist, st.msgs, 0.999);
@@ -938,13 +1104,27 @@ static void report(double secs)
                "\"mb_per_s\": %.2f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
                "\"p999_ms\": %.3f, \"max_ms\": %.3f, \"errors\": %llu, "
                "\"connected\": %llu, \"failed\": %llu, \"pongs\": %llu, "
-               "\"missed_pongs\": %llu, \"closes\": %llu}\n", secs,
+               "\"missed_pongs\": %llu, \"closes\": %llu, "
+               "\"refused\": %llu, \"reset\": %llu, \"timedout\": %llu, "
+               "\"close_1001\": %llu, \"close_other\": %llu, "
+               "\"dropped_eof\": %llu, \"dropped_rst\": %llu, "
+               "\"completed\": %llu, \"completed_per_s\": %.1f, "
+               "\"open_secs\": %.3f, \"settle_secs\": %.3f, "
+               "\"last_end_mono\": %.3f}\n", secs,
                (unsigned long long)st.msgs, st.msgs / secs,
                st.bytes / secs / 1e6, p50, p99, p999, max,
                (unsigned long long)st.errors,
                (unsigned long long)st.connected,
                (unsigned long long)st.failed, (unsigned long long)st.pongs,
-               (unsigned long long)st.missed, (unsigned long long)st.closes);
+               (unsigned long long)st.missed, (unsigned long long)st.closes,
+               (unsigned long long)st.refused, (unsigned long long)st.reset,
+               (unsigned long long)st.timedout,
+               (unsigned long long)st.close_1001,
+               (unsigned long long)st.close_other,
+               (unsigned long long)st.dropped_eof,
+               (unsigned long long)st.dropped_rst,
+               (unsigned long long)st.completed, st.completed / secs,
+               open_secs, settle_secs, st.last_end_ns / 1e9);
         return;
     }
     printf("%.1f s: %llu messages (%.0f/s, %.2f MB/s), latency p50 %.3f ms "
@@ -955,6 +1135,17 @@ static void report(double secs)
            (unsigned long long)st.connected, (unsigned long long)st.failed,
            (unsigned long long)st.pongs, (unsigned long long)st.missed,
            (unsigned long long)st.closes, (unsigned long long)st.errors);
+    printf("all open after %.3f s; failed: refused %llu, reset %llu, timed "
+           "out %llu; ended: close 1001 %llu, other close %llu, FIN without "
+           "close %llu, RST without close %llu; cycles completed %llu "
+           "(%.0f/s)\n", open_secs,
+           (unsigned long long)st.refused, (unsigned long long)st.reset,
+           (unsigned long long)st.timedout,
+           (unsigned long long)st.close_1001,
+           (unsigned long long)st.close_other,
+           (unsigned long long)st.dropped_eof,
+           (unsigned long long)st.dropped_rst,
+           (unsigned long long)st.completed, st.completed / secs);
 }
 
 static void report_fanout(void)
@@ -1017,7 +1208,11 @@ static void usage(void)
     fprintf(stderr,
         "usage: wsload echo|idle|cycles|fanout URL [options]\n"
         "  URL        ws://HOST:PORT/PATH, or tcp://HOST:PORT (echo mode:\n"
-        "             raw TCP, no framing: the baseline); fanout: the\n"
+        "             raw TCP, no framing: the baseline), or\n"
+        "             http://HOST:PORT/PATH (idle: one GET each, then the\n"
+        "             keep-alive connection stays idle; cycles: connect,\n"
+        "             GET with Connection: close, the whole response, the\n"
+        "             server's FIN); fanout: the\n"
         "             subscribers' ws://HOST:PORT/sub/CHANNEL, or several,\n"
         "             comma-separated (connections go round-robin)\n"
         "  -c N       connections (fanout: subscribers; default 1)\n"
@@ -1031,7 +1226,10 @@ static void usage(void)
         "  -n K       cycles: open/echo/close K times, -c at once\n"
         "  -p SECS    idle: ping interval (default 10)\n"
         "  -r N       idle, fanout: connections opened per second (default\n"
-        "             5000)\n"
+        "             5000; idle 0: all at once)\n"
+        "  -T SECS    idle: a handshake (or http: the response) not done\n"
+        "             after SECS counts as timed out (default 0: never)\n"
+        "  -x         idle: end once every connection is open or failed\n"
         "  -u URL     fanout: the publisher, http://HOST:PORT/pub/CHANNEL\n"
         "             (default: the first URL's /sub/ made /pub/)\n"
         "  -R N       fanout: messages published per second (default 0: as\n"
@@ -1054,8 +1252,11 @@ static void parse_url(wl_target *t, const char *url)
     if (!strncmp(url, "ws://", 5)) {
         hp = url + 5;
     }
-    else if (!strncmp(url, "http://", 7) && t == &cfg.pub) {
+    else if (!strncmp(url, "http://", 7)
+             && (t == &cfg.pub || cfg.mode == WL_IDLE
+                 || cfg.mode == WL_CYCLES)) {
         hp = url + 7;
+        cfg.http = t != &cfg.pub;
     }
     else if (!strncmp(url, "tcp://", 6)) {
         hp = url + 6;
@@ -1122,8 +1323,22 @@ static void gather(int pipes[][2], int procs)
         st.missing += part.missing;
         st.dups += part.dups;
         st.cut += part.cut;
+        st.refused += part.refused;
+        st.reset += part.reset;
+        st.timedout += part.timedout;
+        st.close_1001 += part.close_1001;
+        st.close_other += part.close_other;
+        st.dropped_eof += part.dropped_eof;
+        st.dropped_rst += part.dropped_rst;
+        st.completed += part.completed;
         if (part.last_ns > st.last_ns) {
             st.last_ns = part.last_ns;
+        }
+        if (part.last_open_ns > st.last_open_ns) {
+            st.last_open_ns = part.last_open_ns;
+        }
+        if (part.last_end_ns > st.last_end_ns) {
+            st.last_end_ns = part.last_end_ns;
         }
         for (j = 0; j <= WL_HIST_US; ++j) {
             st.hist[j] += part.hist[j];
@@ -1237,7 +1452,8 @@ int main(int argc, char **argv)
         usage();
     }
     optind = 3;
-    while ((opt = getopt(argc, argv, "c:w:s:td:n:p:r:u:R:D:P:S:j")) != -1) {
+    while ((opt = getopt(argc, argv, "c:w:s:td:n:p:r:u:R:D:P:S:T:xj"))
+           != -1) {
         switch (opt) {
         case 'c': cfg.conns = atoi(optarg); break;
         case 'w': cfg.window = atoi(optarg); window_set = 1; break;
@@ -1252,6 +1468,8 @@ int main(int argc, char **argv)
         case 'D': cfg.drain = atof(optarg); break;
         case 'P': cfg.procs = atoi(optarg); break;
         case 'S': cfg.sources = atoi(optarg); break;
+        case 'T': cfg.hs_timeout = atof(optarg); break;
+        case 'x': cfg.settle_exit = 1; break;
         case 'j': cfg.json = 1; break;
         default: usage();
         }
@@ -1299,7 +1517,7 @@ int main(int argc, char **argv)
     if (cfg.mode == WL_FANOUT) {
         return fanout();
     }
-    t0 = now_ns();
+    t0 = cfg.t0 = now_ns();
     if (cfg.procs == 1) {
         run(0, cfg.conns);
         report((now_ns() - t0) / 1e9);
