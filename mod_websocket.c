@@ -100,6 +100,7 @@ static int mws_hook_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void mws_register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(mws_hook_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    mws_conn_register_hooks(p);
     mws_runner_register_hooks(p);
     mws_io_register_hooks(p);
     mws_status_register_hooks(p);

@@ -17,6 +17,8 @@
 #include "mws_h2.h"
 #include "mws_status.h"
 
+static APR_OPTIONAL_FN_TYPE(ap_logio_add_bytes_in) *logio_add_bytes_in;
+
 /* Bytes asked of the input filters per read: one socket read's worth
  * (APR_BUCKET_BUFF_SIZE). The core fills larger requests with several
  * socket reads whose buffers are all alive at once. */
@@ -50,6 +52,8 @@ struct mws_conn {
     mws_outq *outq;
     mws_h2_out *h2;                 /* on an HTTP/2 stream, its output */
     apr_bucket_brigade *bb_in;      /* read, not yet fed to the engine */
+    apr_socket_t *direct;           /* read straight from it (read_direct) */
+    char *read_buf;                 /* the thread's, for direct reads */
     apr_bucket_brigade *bb_out;     /* frames not yet passed to c's filters */
     apr_bucket_brigade *bb_tmp;
     apr_os_thread_t owner;
@@ -76,6 +80,7 @@ struct mws_conn {
                                      * HTTP/2: we hold the next chunk) */
     unsigned int read_held : 1;     /* reading stopped at max_pending */
     unsigned int caught_up : 1;     /* the last read found nothing more */
+    unsigned int may_direct : 1;    /* only the core reads the socket */
     unsigned int lost : 1;          /* the client's TCP side is gone */
     unsigned int timed_out : 1;     /* given up on the client */
     unsigned int upgrade_eos : 1;   /* HTTP/2's "no body" EOS is behind us */
@@ -390,13 +395,31 @@ mws_outq *mws_conn_outq(mws_conn *wc)
     return wc->outq;
 }
 
+int mws_conn_filters_only_read(conn_rec *c)
+{
+    ap_filter_t *f;
+
+    if (c->master) {
+        return 0;
+    }
+    for (f = c->input_filters; f; f = f->next) {
+        if (f->frec != ap_core_input_filter_handle
+            && strcasecmp(f->frec->name, "log_input_output")) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 void mws_conn_use_thread_memory(mws_conn *wc, apr_pool_t *buffers,
-                                apr_bucket_alloc_t *list)
+                                apr_bucket_alloc_t *list, char *read_buf)
 {
     ws_session_set_buffer_pool(wc->session, buffers);
     /* Frames are written into buckets of bb_out's allocator. */
     apr_brigade_destroy(wc->bb_out);
     wc->bb_out = apr_brigade_create(wc->c->pool, list);
+    wc->read_buf = read_buf;
+    wc->may_direct = read_buf && mws_conn_filters_only_read(wc->c);
 }
 
 request_rec *mws_conn_request(mws_conn *wc)
@@ -516,6 +539,36 @@ static int feed_input(mws_conn *wc, apr_off_t read, apr_uint64_t decoded0)
  * the pending-output mark (a client that does not read its answers is not
  * read either: read_held), or when the round's budget is spent.
  * @return 1 if input may be waiting that no poll would report */
+/* Read the socket into the thread's buffer: the core would read each time
+ * into a new 8 KB bucket buffer of the connection's memory, which an idle
+ * WebSocket would keep. What is not fed this round is set aside. */
+static apr_status_t read_direct(mws_conn *wc)
+{
+    conn_rec *c = wc->c;
+    apr_interval_time_t timeout;
+    apr_size_t len = MWS_DIRECT_READ_SIZE;
+    apr_status_t rv;
+
+    apr_socket_timeout_get(wc->direct, &timeout);
+    apr_socket_timeout_set(wc->direct, 0);
+    rv = apr_socket_recv(wc->direct, wc->read_buf, &len);
+    apr_socket_timeout_set(wc->direct, timeout);
+    if (len) {
+        APR_BRIGADE_INSERT_TAIL(wc->bb_in, apr_bucket_transient_create(
+                                    wc->read_buf, len, c->bucket_alloc));
+        if (logio_add_bytes_in) {
+            logio_add_bytes_in(c, len);     /* what its filter would count */
+        }
+        return APR_SUCCESS;
+    }
+    if (rv == APR_EOF || rv == APR_SUCCESS) {
+        APR_BRIGADE_INSERT_TAIL(wc->bb_in,
+                                apr_bucket_eos_create(c->bucket_alloc));
+        return APR_SUCCESS;
+    }
+    return rv;
+}
+
 static int read_input(mws_conn *wc)
 {
     conn_rec *c = wc->c;
@@ -542,8 +595,18 @@ static int read_input(mws_conn *wc)
         if (round_spent(wc, read, decoded0)) {
             return 1;
         }
-        rv = ap_get_brigade(c->input_filters, wc->bb_in, AP_MODE_READBYTES,
-                            APR_NONBLOCK_READ, MWS_READ_SIZE);
+        if (wc->direct) {
+            rv = read_direct(wc);
+        }
+        else {
+            rv = ap_get_brigade(c->input_filters, wc->bb_in,
+                                AP_MODE_READBYTES, APR_NONBLOCK_READ,
+                                MWS_READ_SIZE);
+            if (APR_STATUS_IS_EAGAIN(rv) && wc->may_direct) {
+                /* The core holds no more of what the client sent. */
+                wc->direct = ap_get_conn_socket(c);
+            }
+        }
         if (APR_STATUS_IS_EAGAIN(rv)
             || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(wc->bb_in))) {
             /* Caught up: an idle WebSocket keeps no message buffers. */
@@ -862,4 +925,15 @@ void mws_conn_finish(mws_conn *wc)
                   apr_time_as_msec(apr_time_now() - wc->started),
                   wc->bytes_in, wc->msgs_in, wc->bytes_out, wc->msgs_out,
                   dropped);
+}
+
+static void conn_retrieve_optional_fns(void)
+{
+    logio_add_bytes_in = APR_RETRIEVE_OPTIONAL_FN(ap_logio_add_bytes_in);
+}
+
+void mws_conn_register_hooks(apr_pool_t *p)
+{
+    ap_hook_optional_fn_retrieve(conn_retrieve_optional_fns, NULL, NULL,
+                                 APR_HOOK_MIDDLE);
 }

@@ -46,14 +46,29 @@ apr_status_t mws_conn_deliver(mws_conn *wc, mws_msg *msg);
 /** The queue other threads push to; its waker belongs to the runner. */
 mws_outq *mws_conn_outq(mws_conn *wc);
 
+/* The buffer of a thread that reads its WebSockets' sockets itself: one
+ * read takes what a busy client sent since the last. */
+#define MWS_DIRECT_READ_SIZE (64 * 1024)
+
 /**
- * Take message buffers from subpools of @a buffers, and write frames into
- * buckets of @a list: memory of the thread that owns the connection from
- * now on (call it before its first pump there). Buffers that every message
- * needs then come from that thread's cache, not from the system.
+ * Take message buffers from subpools of @a buffers, write frames into
+ * buckets of @a list and, where the connection's input filters only read
+ * the socket, read it into @a read_buf (MWS_DIRECT_READ_SIZE bytes, or
+ * NULL):
+ * memory of the thread that owns the connection from now on (call it
+ * before its first pump there). Buffers that every message needs then come
+ * from that thread's cache, not from the system or the connection.
  */
 void mws_conn_use_thread_memory(mws_conn *wc, apr_pool_t *buffers,
-                                apr_bucket_alloc_t *list);
+                                apr_bucket_alloc_t *list, char *read_buf);
+
+/** Do @a c's input filters only read the socket (the core's) and count
+ *  what passes (mod_logio's)? Then, once they hold nothing more, its
+ *  WebSocket may read the socket itself (mws_conn_use_thread_memory()). */
+int mws_conn_filters_only_read(conn_rec *c);
+
+/** Hooks: the optional functions the connection uses (mod_logio's). */
+void mws_conn_register_hooks(apr_pool_t *p);
 
 /** The upgrade request, alive until the WebSocket is logged. */
 request_rec *mws_conn_request(mws_conn *wc);

@@ -229,6 +229,58 @@ int mws_handshake_check(request_rec *r, const mws_dir_conf *conf,
     return OK;
 }
 
+/* Header lines: their length, and their copy at @a at if set. */
+typedef struct {
+    apr_size_t len;
+    char *at;
+} head_writer;
+
+static int head_line(void *baton, const char *name, const char *value)
+{
+    head_writer *w = baton;
+    apr_size_t nl = strlen(name), vl = strlen(value);
+
+    if (w->at) {
+        memcpy(w->at, name, nl);
+        memcpy(w->at + nl, ": ", 2);
+        memcpy(w->at + nl + 2, value, vl);
+        memcpy(w->at + nl + 2 + vl, CRLF, 2);
+        w->at += nl + vl + 4;
+    }
+    w->len += nl + vl + 4;
+    return 1;
+}
+
+/* The 101 of HTTP/1.1, written in one piece from the request's pool:
+ * ap_send_interim_response() would build it in an 8 KB bucket buffer, a
+ * block of the connection's memory that a short WebSocket maps and
+ * unmaps again (Debian's APR gives each block its own mapping). */
+static void send_101(request_rec *r)
+{
+    static const char status[] = AP_SERVER_PROTOCOL " 101 Switching Protocols"
+                                 CRLF;
+    conn_rec *c = r->connection;
+    apr_bucket_brigade *bb;
+    head_writer size = { 0, NULL }, out = { 0, NULL };
+    apr_size_t len;
+    char *head;
+
+    apr_table_do(head_line, &size, r->headers_out, NULL);
+    len = sizeof(status) - 1 + size.len + 2;
+    head = apr_palloc(r->pool, len);
+    memcpy(head, status, sizeof(status) - 1);
+    out.at = head + sizeof(status) - 1;
+    apr_table_do(head_line, &out, r->headers_out, NULL);
+    memcpy(out.at, CRLF, 2);
+
+    bb = apr_brigade_create(r->pool, c->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_transient_create(head, len,
+                                                            c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(c->bucket_alloc));
+    ap_pass_brigade(c->output_filters, bb);
+    apr_brigade_destroy(bb);
+}
+
 void mws_handshake_accept(request_rec *r, const mws_handshake *hs)
 {
     const char *key = apr_table_get(r->headers_in, "Sec-WebSocket-Key");
@@ -258,7 +310,13 @@ void mws_handshake_accept(request_rec *r, const mws_handshake *hs)
         apr_table_setn(r->headers_out, "Sec-WebSocket-Extensions",
                        hs->extensions);
     }
-    /* Straight to the connection's filters: no content filter, no chunking
-     * and, on HTTP/2, mod_http2 turns it into the 200 of RFC 8441. */
-    ap_send_interim_response(r, 1);
+    /* Straight to the connection's filters: no content filter, no
+     * chunking; on HTTP/2, mod_http2 turns it into the 200 of RFC 8441. */
+    if (r->connection->master) {
+        ap_send_interim_response(r, 1);
+    }
+    else {
+        send_101(r);
+        apr_table_clear(r->headers_out);
+    }
 }

@@ -37,6 +37,8 @@
 /* Free memory a connection's allocator keeps (blocks are 8 KiB and up);
  * returning blocks to the system costs a TLB shootdown on every core. */
 #define MWS_IO_CONN_MAX_FREE (16 * 1024)
+/* The least an allocator may keep (0 would be no limit): no block. */
+#define MWS_IO_DIRECT_CONN_MAX_FREE 1
 /* Free memory the I/O thread keeps for the message buffers of all its
  * connections. */
 #define MWS_IO_BUFFERS_MAX_FREE (32 * 1024 * 1024)
@@ -69,6 +71,7 @@ struct mws_io {
     apr_thread_t *thread;
     apr_pool_t *buffers;                /* the thread's: message buffers */
     apr_bucket_alloc_t *bucket_alloc;   /* the thread's: outgoing frames */
+    char *read_buf;                     /* the thread's: direct reads */
     apr_pollset_t *pollset;
     apr_thread_mutex_t *lock;
     /* under lock */
@@ -155,11 +158,13 @@ void mws_io_prepare(mws_conn *wc, conn_rec *c)
         }
     }
     /* The MPM gave this connection an allocator of its own, which keeps
-     * the blocks it freed (socket buffers among them): enough for steady
-     * traffic, but an idle WebSocket should not keep the buffers of its
-     * busiest moment. */
+     * the blocks it freed: an idle WebSocket should not keep the buffers of
+     * its busiest moment, nor, when it reads its socket itself into the
+     * thread's buffer, any (its connection allocates little from then on). */
     apr_allocator_max_free_set(apr_pool_allocator_get(c->pool),
-                               MWS_IO_CONN_MAX_FREE);
+                               mws_conn_filters_only_read(c)
+                               ? MWS_IO_DIRECT_CONN_MAX_FREE
+                               : MWS_IO_CONN_MAX_FREE);
     ioc->io = io;
     ioc->wc = wc;
     ioc->c = c;
@@ -334,7 +339,8 @@ static void io_adopt(mws_io *io, mws_io_conn *ioc, int stopping, int quit)
     /* Message buffers and outgoing frames come and go with every message:
      * the thread's own allocator keeps their memory for all its
      * connections (buckets are freed where they are written: here). */
-    mws_conn_use_thread_memory(ioc->wc, io->buffers, io->bucket_alloc);
+    mws_conn_use_thread_memory(ioc->wc, io->buffers, io->bucket_alloc,
+                               io->read_buf);
     APR_RING_INSERT_TAIL(&io->conns, ioc, mws_io_conn, link);
     apr_atomic_inc32(&io->count);
     /* (the client may have sent frames right behind its handshake) */
@@ -616,6 +622,7 @@ static apr_status_t io_create(mws_io *io, apr_pool_t *pchild)
     apr_allocator_owner_set(allocator, io->buffers);
     apr_pool_tag(io->buffers, "mws_io_buffers");
     io->bucket_alloc = apr_bucket_alloc_create(io->buffers);
+    io->read_buf = apr_palloc(p, MWS_DIRECT_READ_SIZE);
     APR_RING_INIT(&io->woken, mws_io_conn, wlink);
     APR_RING_INIT(&io->conns, mws_io_conn, link);
     APR_RING_INIT(&io->again, mws_io_conn, alink);
