@@ -39,6 +39,8 @@
 /* How long a WebSocket that joins channels in its open waits for the
  * broker to route them here before its 101 goes out anyway. */
 #define MWS_JOIN_BARRIER_TIMEOUT apr_time_from_sec(2)
+/* How long a stopping child waits for a client's close frame. */
+#define MWS_STOP_CLOSE_TIMEOUT apr_time_from_sec(1)
 
 struct mws_conn {
     websocket_conn_t pub;           /* what the handler sees */
@@ -417,6 +419,14 @@ void mws_conn_close(mws_conn *wc, int code, const char *reason,
     if (!wc->close_deadline || deadline < wc->close_deadline) {
         wc->close_deadline = deadline;
     }
+}
+
+void mws_conn_say_goodbye(mws_conn *wc, int now)
+{
+    /* RFC 6455 §7.4.1: 1001, the server is going away; a stopping server
+     * waits only briefly for the client's answer. */
+    mws_conn_close(wc, WS_CLOSE_GOING_AWAY, "server stopping",
+                   now ? 0 : MWS_STOP_CLOSE_TIMEOUT);
 }
 
 /* ---- the pump -------------------------------------------------------- */

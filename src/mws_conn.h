@@ -10,8 +10,15 @@
 #include "mws_handshake.h"
 #include "mws_msg.h"
 #include "mws_outq.h"
-#include "mws_status.h"
 
+/** Who runs a WebSocket (mws_async.c, mws_blocking.c); mod_status counts
+ *  them open by it. */
+typedef enum {
+    MWS_RUNNER_ASYNC,       /* an I/O thread of the event MPM's child */
+    MWS_RUNNER_BLOCKING,    /* its request thread (worker, prefork) */
+    MWS_RUNNER_HTTP2,       /* an HTTP/2 stream's worker thread */
+    MWS_RUNNER_COUNT
+} mws_runner_e;
 
 /**
  * Set up a WebSocket for @a r, whose handshake was accepted but not yet
@@ -95,5 +102,13 @@ void mws_conn_finish(mws_conn *wc);
  */
 void mws_conn_close(mws_conn *wc, int code, const char *reason,
                     apr_interval_time_t timeout);
+
+/**
+ * Say goodbye as the child stops (graceful restart or stop,
+ * MaxConnectionsPerChild): close with 1001 "server stopping" and wait
+ * briefly for the client's close frame, or not at all if @a now (the
+ * child exits at once). Both runners use it (owner thread).
+ */
+void mws_conn_say_goodbye(mws_conn *wc, int now);
 
 #endif /* MWS_CONN_H */
