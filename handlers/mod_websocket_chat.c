@@ -106,6 +106,18 @@ static int chat_message_max;
 #define CHAT_DEFAULT_HISTORY 50
 #define CHAT_DEFAULT_ROOMS   1000
 #define CHAT_DEFAULT_MESSAGE (64 * 1024)
+/* The directives' ranges: a history is bounded by its bytes as well, and a
+ * message must hold at least a small JSON object. */
+#define CHAT_HISTORY_LIMIT   100000
+#define CHAT_ROOMS_LIMIT     100000
+#define CHAT_MESSAGE_MIN     64
+#define CHAT_MESSAGE_LIMIT   (64 * 1024 * 1024)
+
+/* The "history" message: HEAD, the room's name as JSON, MID, the messages
+ * separated by commas, TAIL. */
+#define CHAT_HISTORY_HEAD    "{\"type\":\"history\",\"room\":"
+#define CHAT_HISTORY_MID     ",\"messages\":["
+#define CHAT_HISTORY_TAIL    "]}"
 
 /* ---- output ---------------------------------------------------------- */
 
@@ -230,11 +242,13 @@ static void chat_history_send(chat_room *room, websocket_conn_t *wc)
     if (!name) {
         return;
     }
-    total = strlen(name) + h->live + h->count + 48;
+    /* (each sizeof counts a '\0': room for the commas and the last '\0') */
+    total = sizeof(CHAT_HISTORY_HEAD) + strlen(name) + sizeof(CHAT_HISTORY_MID)
+            + h->live + h->count + sizeof(CHAT_HISTORY_TAIL);
     apr_pool_create(&tmp, wc->pool);
     buf = apr_palloc(tmp, total);
-    off = apr_snprintf(buf, total, "{\"type\":\"history\",\"room\":%s,"
-                       "\"messages\":[", name);
+    off = apr_snprintf(buf, total, CHAT_HISTORY_HEAD "%s" CHAT_HISTORY_MID,
+                       name);
     for (i = 0; i < h->count; ++i) {
         int at = (h->first + i) % chat_history_max;
 
@@ -244,8 +258,9 @@ static void chat_history_send(chat_room *room, websocket_conn_t *wc)
         memcpy(buf + off, h->text[at], h->len[at]);
         off += h->len[at];
     }
-    memcpy(buf + off, "]}", 2);
-    websocket_send(wc, WEBSOCKET_TEXT, buf, off + 2);
+    memcpy(buf + off, CHAT_HISTORY_TAIL, sizeof(CHAT_HISTORY_TAIL) - 1);
+    off += sizeof(CHAT_HISTORY_TAIL) - 1;
+    websocket_send(wc, WEBSOCKET_TEXT, buf, off);
     apr_pool_destroy(tmp);
     free(name);
 }
@@ -581,10 +596,11 @@ typedef struct {
     int sizes;                          /* K and M allowed */
 } chat_count_arg;
 
-static chat_count_arg history_arg = { &chat_history_max, 0, 100000, 0 };
-static chat_count_arg rooms_arg = { &chat_rooms_max, 1, 100000, 0 };
-static chat_count_arg message_arg = { &chat_message_max, 64,
-                                      64 * 1024 * 1024, 1 };
+static chat_count_arg history_arg = { &chat_history_max, 0,
+                                      CHAT_HISTORY_LIMIT, 0 };
+static chat_count_arg rooms_arg = { &chat_rooms_max, 1, CHAT_ROOMS_LIMIT, 0 };
+static chat_count_arg message_arg = { &chat_message_max, CHAT_MESSAGE_MIN,
+                                      CHAT_MESSAGE_LIMIT, 1 };
 
 static const char *chat_set_count(cmd_parms *cmd, void *dummy,
                                   const char *arg)

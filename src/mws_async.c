@@ -40,6 +40,17 @@
 /* Events one poll returns at most; more wait for the next turn. */
 #define MWS_ASYNC_POLL_BATCH 1024
 
+/* How far a thread got in saying goodbye to its connections as the child
+ * stops: each phase says it once more, with a shorter wait. */
+typedef enum {
+    IO_STOP_NONE,                       /* the child runs */
+    IO_STOP_GRACEFUL,                   /* 1001 sent; answers awaited */
+    IO_STOP_NOW                         /* 1001 sent; the child exits */
+} io_stop_phase_e;
+
+/* The sections whose directives are not global (find_directive()). */
+#define MWS_VHOST_SECTION "<VirtualHost"
+
 typedef struct mws_async_thread mws_async_thread;
 typedef struct mws_async_conn mws_async_conn;
 
@@ -78,7 +89,7 @@ struct mws_async_thread {
     struct mws_async_list again;           /* spent their round's budget */
     struct mws_async_list graveyard;       /* closed, oldest first */
     apr_skiplist *timers;               /* mws_async_conn by timer_at */
-    int stop_sent;                      /* conns were told 1001 */
+    io_stop_phase_e stop_phase;         /* what conns were told */
     apr_uint32_t count;                 /* atomic: conns owned */
 };
 
@@ -439,6 +450,7 @@ static void *APR_THREAD_FUNC io_main(apr_thread_t *thread, void *baton)
     mws_async_conn *ioc;
     apr_int32_t n, i;
     int stopping, quit;
+    io_stop_phase_e phase;
     apr_status_t rv;
 
     for (;;) {
@@ -450,10 +462,12 @@ static void *APR_THREAD_FUNC io_main(apr_thread_t *thread, void *baton)
                 io_run(io, ioc, 0);
             }
         }
-        if (stopping && io->stop_sent < 1 + quit) {
+        phase = !stopping ? IO_STOP_NONE
+                : quit ? IO_STOP_NOW : IO_STOP_GRACEFUL;
+        if (io->stop_phase < phase) {
             mws_async_conn *next;
 
-            io->stop_sent = 1 + quit;
+            io->stop_phase = phase;
             for (ioc = APR_RING_FIRST(&io->conns);
                  ioc != APR_RING_SENTINEL(&io->conns, mws_async_conn, link);
                  ioc = next) {
@@ -500,7 +514,8 @@ static const char *find_directive(const ap_directive_t *d, const char *name)
             found = d->args;
         }
         else if (d->first_child && d->directive[0] == '<'
-                 && strncasecmp(d->directive, "<VirtualHost", 12)
+                 && strncasecmp(d->directive, MWS_VHOST_SECTION,
+                                sizeof(MWS_VHOST_SECTION) - 1)
                  && (inner = find_directive(d->first_child, name))) {
             found = inner;
         }
