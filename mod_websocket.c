@@ -68,7 +68,7 @@ static int mws_hook_handler(request_rec *r)
     runner = r->connection->master ? MWS_RUNNER_HTTP2
              : mws_async_can_adopt(r->connection) ? MWS_RUNNER_ASYNC
              : MWS_RUNNER_BLOCKING;
-    rv = mws_conn_create(&wc, r, conf->handler, &hs, runner);
+    rv = mws_conn_create(&wc, r, conf, &hs, runner);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, WSLOGNO(00013)
                       "cannot set up the WebSocket");

@@ -135,6 +135,18 @@ apr_interval_time_t mws_config_close_timeout(const mws_dir_conf *conf)
                                           : conf->close_timeout;
 }
 
+int mws_config_origin_trusted(const mws_dir_conf *conf, const char *origin)
+{
+    int i;
+
+    for (i = 0; conf->trusted && i < conf->trusted->nelts; ++i) {
+        if (!strcmp(origin, APR_ARRAY_IDX(conf->trusted, i, const char *))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int io_threads = MWS_DEFAULT_IO_THREADS;
 
 int mws_config_io_threads(void)
@@ -446,6 +458,11 @@ static const char *mws_conf_set_channel_publish(cmd_parms *cmd, void *dconf,
 int mws_config_channel_publish(const mws_dir_conf *conf)
 {
     return conf->channel_publish == 1;
+}
+
+int mws_config_has_channels(const mws_dir_conf *conf)
+{
+    return conf->channels != NULL;
 }
 
 apr_array_header_t *mws_config_channels(request_rec *r,

@@ -7,6 +7,7 @@
 
 #include "mod_websocket.h"
 #include "mws_channel.h"
+#include "mws_config.h"
 #include "mws_handshake.h"
 #include "mws_msg.h"
 #include "mws_outq.h"
@@ -23,12 +24,13 @@ typedef enum {
 /**
  * Set up a WebSocket for @a r, whose handshake was accepted but not yet
  * answered: the engine, the send queue and the handler's connection.
- * @param handler the provider chosen by WebSocketHandler
+ * @param conf the request's configuration, looked up once by the caller
+ *             (its handler runs the WebSocket); the connection keeps it
  * @param hs what the 101 will agree on (subprotocol, permessage-deflate)
  * @param runner who will run it (counted in mws_status while it runs)
  */
 apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
-                             const websocket_handler *handler,
+                             const mws_dir_conf *conf,
                              const mws_handshake *hs, mws_runner_e runner);
 
 /**

@@ -106,7 +106,6 @@ static int origin_allowed(request_rec *r, const mws_dir_conf *conf)
     const char *origin = apr_table_get(r->headers_in, "Origin");
     const char *norm;
     mws_origin_check_e check = mws_config_origin_check(conf);
-    int i;
 
     if (!origin || check == MWS_ORIGIN_OFF) {
         return 1;
@@ -118,14 +117,7 @@ static int origin_allowed(request_rec *r, const mws_dir_conf *conf)
     if (same_origin(r, norm)) {
         return 1;
     }
-    if (check == MWS_ORIGIN_TRUSTED && conf->trusted) {
-        for (i = 0; i < conf->trusted->nelts; ++i) {
-            if (!strcmp(norm, APR_ARRAY_IDX(conf->trusted, i, const char *))) {
-                return 1;
-            }
-        }
-    }
-    return 0;
+    return check == MWS_ORIGIN_TRUSTED && mws_config_origin_trusted(conf, norm);
 }
 
 static int refuse(request_rec *r, int status, const char *why)
