@@ -135,6 +135,9 @@ int mws_handshake_check(request_rec *r, const mws_dir_conf *conf,
     int status, i;
 
     memset(hs, 0, sizeof(*hs));
+    /* The 101 carries what the handler's handshake and open callbacks set
+     * in r->headers_out, and nothing set before them. */
+    apr_table_clear(r->headers_out);
     if (r->method_number != M_GET || r->header_only) {
         return refuse(r, HTTP_BAD_REQUEST, "the method is not GET");
     }
@@ -244,7 +247,10 @@ void mws_handshake_accept(request_rec *r, const mws_handshake *hs)
 
     r->status = HTTP_SWITCHING_PROTOCOLS;
     r->status_line = NULL;
-    apr_table_clear(r->headers_out);
+    /* Ours replace any of the same name the handler set: what the 101
+     * agrees on is what the engine runs. */
+    apr_table_unset(r->headers_out, "Sec-WebSocket-Protocol");
+    apr_table_unset(r->headers_out, "Sec-WebSocket-Extensions");
     apr_table_setn(r->headers_out, "Upgrade", "websocket");
     apr_table_setn(r->headers_out, "Connection", "Upgrade");
     apr_table_setn(r->headers_out, "Sec-WebSocket-Accept", accept);
