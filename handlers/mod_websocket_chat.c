@@ -570,7 +570,7 @@ static void chat_child_init(apr_pool_t *pchild, server_rec *s)
         rv = apr_pool_create_unmanaged(&hub.pool);
     }
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "WS00025: "
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, WEBSOCKET_LOGNO(00025)
                      "chat: cannot create the hub");
         exit(APEXIT_CHILDSICK);
     }

@@ -28,6 +28,16 @@
 #define WEBSOCKET_PROVIDER_GROUP   "websocket"
 #define WEBSOCKET_PROVIDER_VERSION "2"
 
+/**
+ * A numbered log tag ("WS" and five digits), used as httpd's APLOGNO():
+ *   ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, WEBSOCKET_LOGNO(00014)
+ *                "cannot start the timer thread");
+ * Every log call at DEBUG or above gets one, and each call site its own.
+ * Handlers shipped with mod_websocket take theirs from the core's series
+ * (tools/lognos/next-number), so tags are unique across the modules.
+ */
+#define WEBSOCKET_LOGNO(n) "WS" #n ": "
+
 /** Kinds of data message (the RFC 6455 opcodes). */
 typedef enum {
     WEBSOCKET_TEXT   = 1,
