@@ -312,16 +312,16 @@ static const char *mws_conf_add_trusted(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-static const char *mws_conf_set_max_message(cmd_parms *cmd, void *dconf,
-                                            const char *arg)
-{
-    return parse_size(cmd, arg, &((mws_dir_conf *)dconf)->max_message);
-}
+/* The field of mws_dir_conf that a directive sets, as ap_set_int_slot()
+ * takes it: its offset is the command's info. */
+#define MWS_DIR_SLOT(cmd, dconf, type) \
+    ((type *)((char *)(dconf) + (apr_size_t)(cmd)->info))
 
-static const char *mws_conf_set_max_frame(cmd_parms *cmd, void *dconf,
+/* A size (parse_size()) into the apr_off_t field at cmd->info. */
+static const char *mws_conf_set_size_slot(cmd_parms *cmd, void *dconf,
                                           const char *arg)
 {
-    return parse_size(cmd, arg, &((mws_dir_conf *)dconf)->max_frame);
+    return parse_size(cmd, arg, MWS_DIR_SLOT(cmd, dconf, apr_off_t));
 }
 
 static const char *mws_conf_set_deflate(cmd_parms *cmd, void *dconf,
@@ -343,12 +343,6 @@ static const char *mws_conf_set_deflate_window(cmd_parms *cmd, void *dconf,
     }
     ((mws_dir_conf *)dconf)->deflate_window_bits = (int)bits;
     return NULL;
-}
-
-static const char *mws_conf_set_max_pending(cmd_parms *cmd, void *dconf,
-                                            const char *arg)
-{
-    return parse_size(cmd, arg, &((mws_dir_conf *)dconf)->max_pending);
 }
 
 static const char *mws_conf_set_slow_consumer(cmd_parms *cmd, void *dconf,
@@ -387,18 +381,13 @@ static const char *parse_duration(cmd_parms *cmd, const char *arg,
     return NULL;
 }
 
-static const char *mws_conf_set_idle_timeout(cmd_parms *cmd, void *dconf,
-                                             const char *arg)
+/* A timer that 0 turns off, into the apr_interval_time_t field at
+ * cmd->info. */
+static const char *mws_conf_set_timer_slot(cmd_parms *cmd, void *dconf,
+                                           const char *arg)
 {
     return parse_duration(cmd, arg, 1,
-                          &((mws_dir_conf *)dconf)->idle_timeout);
-}
-
-static const char *mws_conf_set_ping_interval(cmd_parms *cmd, void *dconf,
-                                              const char *arg)
-{
-    return parse_duration(cmd, arg, 1,
-                          &((mws_dir_conf *)dconf)->ping_interval);
+                          MWS_DIR_SLOT(cmd, dconf, apr_interval_time_t));
 }
 
 static const char *mws_conf_set_close_timeout(cmd_parms *cmd, void *dconf,
@@ -515,11 +504,13 @@ const command_rec mws_config_cmds[] = {
                     RSRC_CONF | ACCESS_CONF,
                     "origins (scheme://host[:port]) also allowed by "
                     "WebSocketOriginCheck Trusted"),
-    AP_INIT_TAKE1("WebSocketMaxMessageSize", mws_conf_set_max_message, NULL,
+    AP_INIT_TAKE1("WebSocketMaxMessageSize", mws_conf_set_size_slot,
+                  (void *)APR_OFFSETOF(mws_dir_conf, max_message),
                   RSRC_CONF | ACCESS_CONF,
                   "largest message accepted, in bytes (K/M/G allowed; "
                   "default 16M); larger closes with 1009"),
-    AP_INIT_TAKE1("WebSocketMaxFrameSize", mws_conf_set_max_frame, NULL,
+    AP_INIT_TAKE1("WebSocketMaxFrameSize", mws_conf_set_size_slot,
+                  (void *)APR_OFFSETOF(mws_dir_conf, max_frame),
                   RSRC_CONF | ACCESS_CONF,
                   "largest frame payload accepted, in bytes (K/M/G allowed; "
                   "default: the message size); larger closes with 1009"),
@@ -531,8 +522,9 @@ const command_rec mws_config_cmds[] = {
                   NULL, RSRC_CONF | ACCESS_CONF,
                   "9 to 15 (default): the LZ77 window our compressor uses; "
                   "smaller saves memory per WebSocket"),
-    AP_INIT_TAKE1("WebSocketMaxPendingOutput", mws_conf_set_max_pending,
-                  NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE1("WebSocketMaxPendingOutput", mws_conf_set_size_slot,
+                  (void *)APR_OFFSETOF(mws_dir_conf, max_pending),
+                  RSRC_CONF | ACCESS_CONF,
                   "unsent bytes per WebSocket (K/M/G allowed; default 1M) "
                   "above which its client is not read and pushes to it "
                   "follow WebSocketSlowConsumer"),
@@ -541,11 +533,13 @@ const command_rec mws_config_cmds[] = {
                   "close (default: close with 1008) or drop (drop the "
                   "message): what a push to a WebSocket over "
                   "WebSocketMaxPendingOutput does"),
-    AP_INIT_TAKE1("WebSocketIdleTimeout", mws_conf_set_idle_timeout, NULL,
+    AP_INIT_TAKE1("WebSocketIdleTimeout", mws_conf_set_timer_slot,
+                  (void *)APR_OFFSETOF(mws_dir_conf, idle_timeout),
                   RSRC_CONF | ACCESS_CONF,
                   "close with 1001 a WebSocket with no message either way "
                   "for this long (seconds or e.g. 500ms; default 0: never)"),
-    AP_INIT_TAKE1("WebSocketPingInterval", mws_conf_set_ping_interval, NULL,
+    AP_INIT_TAKE1("WebSocketPingInterval", mws_conf_set_timer_slot,
+                  (void *)APR_OFFSETOF(mws_dir_conf, ping_interval),
                   RSRC_CONF | ACCESS_CONF,
                   "ping a client silent for this long, and drop it if it "
                   "stays silent as long again (default 0: no pings)"),
