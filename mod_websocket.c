@@ -10,8 +10,8 @@
 #include "mws_config.h"
 #include "mws_handshake.h"
 #include "mws_conn.h"
-#include "mws_runner.h"
-#include "mws_io.h"
+#include "mws_blocking.h"
+#include "mws_async.h"
 #include "mws_publish.h"
 #include "mws_status.h"
 
@@ -66,9 +66,9 @@ static int mws_hook_handler(request_rec *r)
         return status;
     }
     runner = r->connection->master ? MWS_RUNNER_HTTP2
-             : mws_io_can_adopt(r->connection) ? MWS_RUNNER_ASYNC
+             : mws_async_can_adopt(r->connection) ? MWS_RUNNER_ASYNC
              : MWS_RUNNER_BLOCKING;
-    rv = mws_conn_create(&wc, r, conf->handler, &hs, runner);
+    rv = mws_conn_create(&wc, r, conf, &hs, runner);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, WSLOGNO(00013)
                       "cannot set up the WebSocket");
@@ -84,10 +84,10 @@ static int mws_hook_handler(request_rec *r)
     if (runner == MWS_RUNNER_ASYNC) {
         /* The MPM lets go of the connection (its worker is free again), and
          * an I/O thread takes it in the suspend_connection hook. */
-        mws_io_prepare(wc, r->connection);
+        mws_async_prepare(wc, r->connection);
         return SUSPENDED;
     }
-    return mws_runner_block(wc, r->connection);
+    return mws_blocking_run(wc, r->connection);
 }
 
 static int mws_hook_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -101,8 +101,8 @@ static void mws_register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(mws_hook_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     mws_conn_register_hooks(p);
-    mws_runner_register_hooks(p);
-    mws_io_register_hooks(p);
+    mws_blocking_register_hooks(p);
+    mws_async_register_hooks(p);
     mws_status_register_hooks(p);
     mws_channel_register_hooks(p);
     mws_publish_register_hooks(p);

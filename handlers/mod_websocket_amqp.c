@@ -438,7 +438,7 @@ static apr_status_t amqp_bus_publish(websocket_bus *bus,
     apr_thread_mutex_unlock(bus->lock);
 
     if (ended) {
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, bus->s, "WS00045: "
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, bus->s, WEBSOCKET_LOGNO(00045)
                      "broker %s: the outgoing queue takes messages again; "
                      "%" APR_UINT64_T_FMT " were dropped", bus->where,
                      ended);
@@ -454,7 +454,8 @@ static apr_status_t amqp_bus_publish(websocket_bus *bus,
     free(it);
     bus->core->count(WEBSOCKET_BUS_DROPPED, 1);
     if (first_drop) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, bus->s, "WS00044: "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, bus->s,
+                     WEBSOCKET_LOGNO(00044)
                      "broker %s: the outgoing queue is full (%" APR_SIZE_T_FMT
                      " messages, %" APR_SIZE_T_FMT " bytes, or one message "
                      "larger than %d bytes): messages are dropped, for "
@@ -1036,7 +1037,7 @@ static const char *session_resync(amqp_session *ss)
     for (l = names.first; l && !why; l = l->next, ++n) {
         why = session_bind(ss, AMQP_BUS_OP_BIND, l->name);
     }
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, bus->s, "WS00046: "
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, bus->s, WEBSOCKET_LOGNO(00046)
                  "broker %s: bound %" APR_SIZE_T_FMT " channels of this "
                  "child", bus->where, n);
     ss->resync_seq = 0;
@@ -1211,7 +1212,7 @@ static void rx_header(amqp_session *ss, amqp_frame_t *frame)
             if (!ss->warned_big) {
                 ss->warned_big = 1;
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, bus->s,
-                             "WS00047: broker %s: a message of %"
+                             WEBSOCKET_LOGNO(00047) "broker %s: a message of %"
                              APR_UINT64_T_FMT " bytes to %s is larger than "
                              "%d bytes and not delivered (logged once per "
                              "connection)", bus->where, (apr_uint64_t)size,
@@ -1293,7 +1294,7 @@ static const char *session_frame(amqp_session *ss, amqp_frame_t *frame)
                 if (!ss->warned_nack) {
                     ss->warned_nack = 1;
                     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ss->bus->s,
-                                 "WS00051: broker %s refused %"
+                                 WEBSOCKET_LOGNO(00051) "broker %s refused %"
                                  APR_SIZE_T_FMT " published messages "
                                  "(basic.nack): they are lost (logged once "
                                  "per connection)", ss->bus->where, n);
@@ -1305,7 +1306,8 @@ static const char *session_frame(amqp_session *ss, amqp_frame_t *frame)
             amqp_connection_blocked_t *m = frame->payload.method.decoded;
 
             ss->blocked = 1;
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, ss->bus->s, "WS00048: "
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, ss->bus->s,
+                         WEBSOCKET_LOGNO(00048)
                          "broker %s blocks publishers (%.*s): messages "
                          "wait in the outgoing queue", ss->bus->where,
                          (int)m->reason.len, (char *)m->reason.bytes);
@@ -1313,7 +1315,8 @@ static const char *session_frame(amqp_session *ss, amqp_frame_t *frame)
         }
         case AMQP_CONNECTION_UNBLOCKED_METHOD:
             ss->blocked = 0;
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, ss->bus->s, "WS00050: "
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, ss->bus->s,
+                         WEBSOCKET_LOGNO(00050)
                          "broker %s takes messages again", ss->bus->where);
             return NULL;
         case AMQP_BASIC_CANCEL_METHOD:
@@ -1530,7 +1533,8 @@ static void *APR_THREAD_FUNC bus_main(apr_thread_t *thread, void *baton)
                 bus->core->count(WEBSOCKET_BUS_RECONNECTS, 1);
             }
             if (down_logged) {
-                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, bus->s, "WS00042: "
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, bus->s,
+                             WEBSOCKET_LOGNO(00042)
                              "broker %s is back after %" APR_TIME_T_FMT
                              " s (%lu attempts): channels cross children "
                              "and servers again", bus->where,
@@ -1538,7 +1542,8 @@ static void *APR_THREAD_FUNC bus_main(apr_thread_t *thread, void *baton)
                              attempts);
             }
             else {
-                ap_log_error(APLOG_MARK, APLOG_INFO, 0, bus->s, "WS00043: "
+                ap_log_error(APLOG_MARK, APLOG_INFO, 0, bus->s,
+                             WEBSOCKET_LOGNO(00043)
                              "connected to broker %s (vhost %s, exchange "
                              "%s, queue %.*s, heartbeat %d s)", bus->where,
                              bus->addr.vhost, bus->exchange,
@@ -1567,7 +1572,8 @@ static void *APR_THREAD_FUNC bus_main(apr_thread_t *thread, void *baton)
         if (!down_logged && !bus_stopping(bus)) {
             /* Once per outage: the next line about the broker says it is
              * back. */
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, bus->s, "WS00041: "
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, bus->s,
+                         WEBSOCKET_LOGNO(00041)
                          "broker %s: %s; channels reach this child's "
                          "members only until it is back (retrying, at "
                          "least every %d s)", bus->where, why,
@@ -1621,7 +1627,8 @@ static apr_status_t bus_stop(void *baton)
     }
     apr_thread_mutex_unlock(bus->lock);
     if (cut) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, bus->s, "WS00049: "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, bus->s,
+                     WEBSOCKET_LOGNO(00049)
                      "broker %s: the connection did not close within %d s; "
                      "cut", bus->where,
                      (int)apr_time_sec(AMQP_BUS_STOP_WAIT));
@@ -1669,7 +1676,7 @@ static apr_status_t amqp_bus_start(websocket_bus **pbus, apr_pool_t *pchild,
                                      : NULL;
     bus->sockfd = -1;
     if ((err = amqp_parse(p, url, &bus->addr))) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "WS00040: "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, WEBSOCKET_LOGNO(00040)
                      "WebSocketBroker: %s", err);
         return APR_EINVAL;
     }

@@ -11,6 +11,7 @@
 
 #include "mod_websocket.h"
 
+module AP_MODULE_DECLARE_DATA websocket_chat_module;
 APLOG_USE_MODULE(websocket_chat);
 
 /*
@@ -60,6 +61,8 @@ APR_RING_HEAD(chat_member_list, chat_member);
 
 struct chat_conn {
     websocket_conn_t *wc;
+    int history;                        /* its location's settings */
+    int max_message;
     const char *user;
     char chosen[CHAT_MAX_NAME + 1];     /* a guest's own name, if any */
     int authenticated;
@@ -73,6 +76,7 @@ typedef struct chat_history {
     apr_pool_t *pool;
     char **text;
     apr_size_t *len;
+    int max;                            /* messages kept at most */
     int first, count;
     apr_size_t live, allocated;
 } chat_history;
@@ -98,14 +102,32 @@ static struct {
 
 static APR_OPTIONAL_FN_TYPE(websocket_publish) *chat_publish;
 
-/* Directives (global): see chat_cmds. */
-static int chat_history_max;
+/* Per location: WebSocketChatHistory, WebSocketChatMaxMessage (-1:
+ * unset). */
+typedef struct chat_dir_conf {
+    int history;
+    int max_message;
+} chat_dir_conf;
+
+/* Server-wide: WebSocketChatMaxRooms bounds the child's table of rooms,
+ * which every location shares. */
 static int chat_rooms_max;
-static int chat_message_max;
 
 #define CHAT_DEFAULT_HISTORY 50
 #define CHAT_DEFAULT_ROOMS   1000
 #define CHAT_DEFAULT_MESSAGE (64 * 1024)
+/* The directives' ranges: a history is bounded by its bytes as well, and a
+ * message must hold at least a small JSON object. */
+#define CHAT_HISTORY_LIMIT   100000
+#define CHAT_ROOMS_LIMIT     100000
+#define CHAT_MESSAGE_MIN     64
+#define CHAT_MESSAGE_LIMIT   (64 * 1024 * 1024)
+
+/* The "history" message: HEAD, the room's name as JSON, MID, the messages
+ * separated by commas, TAIL. */
+#define CHAT_HISTORY_HEAD    "{\"type\":\"history\",\"room\":"
+#define CHAT_HISTORY_MID     ",\"messages\":["
+#define CHAT_HISTORY_TAIL    "]}"
 
 /* ---- output ---------------------------------------------------------- */
 
@@ -177,7 +199,7 @@ static void chat_history_drop_oldest(chat_history *h)
 {
     h->live -= h->len[h->first];
     h->text[h->first] = NULL;
-    h->first = (h->first + 1) % chat_history_max;
+    h->first = (h->first + 1) % h->max;
     --h->count;
 }
 
@@ -187,10 +209,10 @@ static void chat_history_add(chat_room *room, const char *text,
     chat_history *h = &room->history;
     int i;
 
-    if (chat_history_max == 0 || len > CHAT_HISTORY_BYTES) {
+    if (h->max == 0 || len > CHAT_HISTORY_BYTES) {
         return;
     }
-    while (h->count == chat_history_max
+    while (h->count == h->max
            || (h->count && h->live + len > CHAT_HISTORY_BYTES)) {
         chat_history_drop_oldest(h);
     }
@@ -199,7 +221,7 @@ static void chat_history_add(chat_room *room, const char *text,
 
         apr_pool_create(&fresh, room->pool);
         for (i = 0; i < h->count; ++i) {
-            int at = (h->first + i) % chat_history_max;
+            int at = (h->first + i) % h->max;
 
             h->text[at] = apr_pstrmemdup(fresh, h->text[at], h->len[at]);
         }
@@ -207,7 +229,7 @@ static void chat_history_add(chat_room *room, const char *text,
         h->pool = fresh;
         h->allocated = h->live;
     }
-    i = (h->first + h->count) % chat_history_max;
+    i = (h->first + h->count) % h->max;
     h->text[i] = apr_pstrmemdup(h->pool, text, len);
     h->len[i] = len;
     h->live += len;
@@ -215,10 +237,13 @@ static void chat_history_add(chat_room *room, const char *text,
     ++h->count;
 }
 
-/* The history as one "history" message, sent to a joiner (hub lock held). */
-static void chat_history_send(chat_room *room, websocket_conn_t *wc)
+/* The history as one "history" message, sent to a joiner (hub lock
+ * held): the last messages, as many as its location's history has. */
+static void chat_history_send(chat_room *room, chat_conn *cc)
 {
     chat_history *h = &room->history;
+    websocket_conn_t *wc = cc->wc;
+    int skip = h->count > cc->history ? h->count - cc->history : 0;
     json_t *js = json_string(room->name);
     char *name = json_dumps(js, JSON_ENCODE_ANY);
     apr_size_t total, off;
@@ -230,22 +255,25 @@ static void chat_history_send(chat_room *room, websocket_conn_t *wc)
     if (!name) {
         return;
     }
-    total = strlen(name) + h->live + h->count + 48;
+    /* (each sizeof counts a '\0': room for the commas and the last '\0') */
+    total = sizeof(CHAT_HISTORY_HEAD) + strlen(name) + sizeof(CHAT_HISTORY_MID)
+            + h->live + h->count + sizeof(CHAT_HISTORY_TAIL);
     apr_pool_create(&tmp, wc->pool);
     buf = apr_palloc(tmp, total);
-    off = apr_snprintf(buf, total, "{\"type\":\"history\",\"room\":%s,"
-                       "\"messages\":[", name);
-    for (i = 0; i < h->count; ++i) {
-        int at = (h->first + i) % chat_history_max;
+    off = apr_snprintf(buf, total, CHAT_HISTORY_HEAD "%s" CHAT_HISTORY_MID,
+                       name);
+    for (i = skip; i < h->count; ++i) {
+        int at = (h->first + i) % h->max;
 
-        if (i) {
+        if (i > skip) {
             buf[off++] = ',';
         }
         memcpy(buf + off, h->text[at], h->len[at]);
         off += h->len[at];
     }
-    memcpy(buf + off, "]}", 2);
-    websocket_send(wc, WEBSOCKET_TEXT, buf, off + 2);
+    memcpy(buf + off, CHAT_HISTORY_TAIL, sizeof(CHAT_HISTORY_TAIL) - 1);
+    off += sizeof(CHAT_HISTORY_TAIL) - 1;
+    websocket_send(wc, WEBSOCKET_TEXT, buf, off);
     apr_pool_destroy(tmp);
     free(name);
 }
@@ -294,7 +322,9 @@ static void chat_channel_name(char *channel, const char *name)
     *out = '\0';
 }
 
-static chat_room *chat_room_get(const char *name)
+/* Room @a name; a new one keeps as many messages as @a history says (the
+ * location of the WebSocket that creates it). */
+static chat_room *chat_room_get(const char *name, int history)
 {
     chat_room *room = apr_hash_get(hub.rooms, name, APR_HASH_KEY_STRING);
     apr_pool_t *p;
@@ -311,10 +341,10 @@ static chat_room *chat_room_get(const char *name)
     room->name = apr_pstrdup(p, name);
     chat_channel_name(room->channel, name);
     APR_RING_INIT(&room->members, chat_member, link);
-    if (chat_history_max) {
-        room->history.text = apr_pcalloc(p, chat_history_max * sizeof(char *));
-        room->history.len = apr_pcalloc(p,
-                                        chat_history_max * sizeof(apr_size_t));
+    room->history.max = history;
+    if (history) {
+        room->history.text = apr_pcalloc(p, history * sizeof(char *));
+        room->history.len = apr_pcalloc(p, history * sizeof(apr_size_t));
         apr_pool_create(&room->history.pool, p);
     }
     apr_hash_set(hub.rooms, room->name, APR_HASH_KEY_STRING, room);
@@ -373,7 +403,7 @@ static void chat_join(chat_conn *cc, const char *name)
         chat_error(cc->wc, name, "in too many rooms");
         return;
     }
-    room = chat_room_get(name);
+    room = chat_room_get(name, cc->history);
     if (!room) {
         chat_error(cc->wc, name, "too many rooms on this server");
         return;
@@ -385,7 +415,7 @@ static void chat_join(chat_conn *cc, const char *name)
         }
         return;
     }
-    chat_history_send(room, cc->wc);
+    chat_history_send(room, cc);
     m->room = room;
     APR_RING_INSERT_TAIL(&room->members, m, chat_member, link);
     ++room->nmembers;
@@ -441,12 +471,12 @@ static void chat_message(websocket_conn_t *wc, websocket_type_e type,
                         "chat takes JSON text messages");
         return;
     }
-    if (len > (apr_size_t)chat_message_max) {
+    if (len > (apr_size_t)cc->max_message) {
         char why[64];
 
         /* Every member would hold a copy: refused before any is made. */
         apr_snprintf(why, sizeof(why), "a chat message may have at most %d "
-                     "bytes", chat_message_max);
+                     "bytes", cc->max_message);
         chat_error(wc, NULL, why);
         return;
     }
@@ -494,11 +524,16 @@ static void chat_message(websocket_conn_t *wc, websocket_type_e type,
 
 static apr_status_t chat_open(websocket_conn_t *wc)
 {
+    const chat_dir_conf *conf = ap_get_module_config(wc->r->per_dir_config,
+                                                     &websocket_chat_module);
     chat_conn *cc = apr_pcalloc(wc->pool, sizeof(*cc));
     json_t *name = wc->r->user ? json_string(wc->r->user) : NULL;
     int i;
 
     cc->wc = wc;
+    cc->history = conf->history == -1 ? CHAT_DEFAULT_HISTORY : conf->history;
+    cc->max_message = conf->max_message == -1 ? CHAT_DEFAULT_MESSAGE
+                                              : conf->max_message;
     for (i = 0; i < CHAT_ROOMS_PER_CONN; ++i) {
         cc->slots[i].cc = cc;
     }
@@ -555,7 +590,7 @@ static void chat_child_init(apr_pool_t *pchild, server_rec *s)
         rv = apr_pool_create_unmanaged(&hub.pool);
     }
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "WS00025: "
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, WEBSOCKET_LOGNO(00025)
                      "chat: cannot create the hub");
         exit(APEXIT_CHILDSICK);
     }
@@ -568,29 +603,56 @@ static void chat_child_init(apr_pool_t *pchild, server_rec *s)
 static int chat_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp)
 {
-    chat_history_max = CHAT_DEFAULT_HISTORY;
     chat_rooms_max = CHAT_DEFAULT_ROOMS;
-    chat_message_max = CHAT_DEFAULT_MESSAGE;
     return OK;
 }
 
-/* A global count directive: where it goes and its range. */
+static void *chat_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    chat_dir_conf *conf = apr_palloc(p, sizeof(*conf));
+
+    conf->history = -1;
+    conf->max_message = -1;
+    return conf;
+}
+
+static void *chat_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const chat_dir_conf *base = basev, *add = addv;
+    chat_dir_conf *conf = apr_palloc(p, sizeof(*conf));
+
+    conf->history = add->history == -1 ? base->history : add->history;
+    conf->max_message = add->max_message == -1 ? base->max_message
+                                               : add->max_message;
+    return conf;
+}
+
+/* A count directive: where it goes (a field of chat_dir_conf, or the
+ * server-wide @a global) and its range. */
 typedef struct {
-    int *target;
+    int *global;
+    apr_size_t offset;
     int min, max;
     int sizes;                          /* K and M allowed */
 } chat_count_arg;
 
-static chat_count_arg history_arg = { &chat_history_max, 0, 100000, 0 };
-static chat_count_arg rooms_arg = { &chat_rooms_max, 1, 100000, 0 };
-static chat_count_arg message_arg = { &chat_message_max, 64,
-                                      64 * 1024 * 1024, 1 };
+static const chat_count_arg history_arg = {
+    NULL, APR_OFFSETOF(chat_dir_conf, history), 0, CHAT_HISTORY_LIMIT, 0
+};
+static const chat_count_arg message_arg = {
+    NULL, APR_OFFSETOF(chat_dir_conf, max_message), CHAT_MESSAGE_MIN,
+    CHAT_MESSAGE_LIMIT, 1
+};
+static const chat_count_arg rooms_arg = {
+    &chat_rooms_max, 0, 1, CHAT_ROOMS_LIMIT, 0
+};
 
-static const char *chat_set_count(cmd_parms *cmd, void *dummy,
+static const char *chat_set_count(cmd_parms *cmd, void *dconf,
                                   const char *arg)
 {
     const chat_count_arg *what = cmd->info;
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *err = what->global ? ap_check_cmd_context(cmd, GLOBAL_ONLY)
+                                   : NULL;
     char *end;
     apr_int64_t n;
 
@@ -615,20 +677,28 @@ static const char *chat_set_count(cmd_parms *cmd, void *dummy,
         return apr_psprintf(cmd->pool, "%s must be a number from %d to %d",
                             cmd->cmd->name, what->min, what->max);
     }
-    *what->target = (int)n;
+    if (what->global) {
+        *what->global = (int)n;
+    }
+    else {
+        *(int *)((char *)dconf + what->offset) = (int)n;
+    }
     return NULL;
 }
 
 static const command_rec chat_cmds[] = {
-    AP_INIT_TAKE1("WebSocketChatHistory", chat_set_count, &history_arg,
-                  RSRC_CONF, "messages a chat room keeps for late joiners "
-                  "(at most 64 KiB of them; 0 keeps none; default 50)"),
-    AP_INIT_TAKE1("WebSocketChatMaxRooms", chat_set_count, &rooms_arg,
-                  RSRC_CONF, "rooms a child keeps at most (empty ones are "
-                  "forgotten first; default 1000)"),
-    AP_INIT_TAKE1("WebSocketChatMaxMessage", chat_set_count, &message_arg,
-                  RSRC_CONF, "bytes of the largest message a client may "
-                  "send to the chat (K and M allowed; default 64K)"),
+    AP_INIT_TAKE1("WebSocketChatHistory", chat_set_count,
+                  (void *)&history_arg, RSRC_CONF | ACCESS_CONF,
+                  "messages a chat room created here keeps for late joiners, "
+                  "and a joiner here gets at most (at most 64 KiB of them; "
+                  "0 keeps none; default 50)"),
+    AP_INIT_TAKE1("WebSocketChatMaxRooms", chat_set_count, (void *)&rooms_arg,
+                  RSRC_CONF, "rooms a child keeps at most, for all locations "
+                  "(empty ones are forgotten first; default 1000)"),
+    AP_INIT_TAKE1("WebSocketChatMaxMessage", chat_set_count,
+                  (void *)&message_arg, RSRC_CONF | ACCESS_CONF,
+                  "bytes of the largest message a client here may send to "
+                  "the chat (K and M allowed; default 64K)"),
     {NULL}
 };
 
@@ -648,8 +718,8 @@ static void chat_register_hooks(apr_pool_t *p)
 
 module AP_MODULE_DECLARE_DATA websocket_chat_module = {
     STANDARD20_MODULE_STUFF,
-    NULL,                       /* create per-directory config */
-    NULL,                       /* merge per-directory config */
+    chat_create_dir_conf,       /* create per-directory config */
+    chat_merge_dir_conf,        /* merge per-directory config */
     NULL,                       /* create per-server config */
     NULL,                       /* merge per-server config */
     chat_cmds,                  /* directives */

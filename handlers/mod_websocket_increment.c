@@ -93,7 +93,8 @@ static void increment_child_init(apr_pool_t *pchild, server_rec *s)
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     "WS00014: cannot start the increment timer thread");
+                     WEBSOCKET_LOGNO(00014)
+                     "cannot start the increment timer thread");
         return;
     }
     apr_pool_pre_cleanup_register(pchild, NULL, increment_stop);

@@ -27,7 +27,7 @@ static apr_status_t pubsub_open(websocket_conn_t *wc)
     int i;
 
     if (!wc->channels->nelts) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, wc->r, "WS00032: "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, wc->r, WEBSOCKET_LOGNO(00032)
                       "pubsub at %s without WebSocketChannel: nothing to "
                       "subscribe to", wc->r->uri);
         return APR_EINVAL;

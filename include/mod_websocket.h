@@ -31,6 +31,16 @@
 #define WEBSOCKET_PROVIDER_GROUP   "websocket"
 #define WEBSOCKET_PROVIDER_VERSION "2"
 
+/**
+ * A numbered log tag ("WS" and five digits), used as httpd's APLOGNO():
+ *   ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, WEBSOCKET_LOGNO(00014)
+ *                "cannot start the timer thread");
+ * Every log call at DEBUG or above gets one, and each call site its own.
+ * Handlers shipped with mod_websocket take theirs from the core's series
+ * (tools/lognos/next-number), so tags are unique across the modules.
+ */
+#define WEBSOCKET_LOGNO(n) "WS" #n ": "
+
 /** Kinds of data message (the RFC 6455 opcodes). */
 typedef enum {
     WEBSOCKET_TEXT   = 1,
@@ -80,7 +90,8 @@ typedef struct websocket_handler {
     /**
      * The client asks to upgrade @a r. @a protocols lists the subprotocols
      * it offered (const char *, in its order; may be empty). Pick one by
-     * setting *@a pprotocol to one of them, or leave it NULL.
+     * setting *@a pprotocol to one of them, or leave it NULL. Headers it
+     * sets in r->headers_out go out with the 101 (as open's do).
      * @return OK to accept, or the HTTP status to refuse with.
      * NULL accepts every handshake without a subprotocol.
      */
@@ -92,7 +103,9 @@ typedef struct websocket_handler {
      *  101. A status other than APR_SUCCESS answers the request 500
      *  instead, and the handler hears nothing more of it: no message, no
      *  close (undo in open whatever it did before failing; channels it
-     *  joined are left). */
+     *  joined are left). Headers it sets in wc->r->headers_out go out
+     *  with the 101, except Upgrade, Connection and Sec-WebSocket-*, which
+     *  are mod_websocket's (on HTTP/2 they go with the 200 of RFC 8441). */
     apr_status_t (*open)(websocket_conn_t *wc);
     /** One whole message; @a data (followed by a '\0' not counted in
      *  @a len) is valid until the callback returns. Text is valid UTF-8. */

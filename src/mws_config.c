@@ -136,6 +136,18 @@ apr_interval_time_t mws_config_close_timeout(const mws_dir_conf *conf)
                                           : conf->close_timeout;
 }
 
+int mws_config_origin_trusted(const mws_dir_conf *conf, const char *origin)
+{
+    int i;
+
+    for (i = 0; conf->trusted && i < conf->trusted->nelts; ++i) {
+        if (!strcmp(origin, APR_ARRAY_IDX(conf->trusted, i, const char *))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int io_threads = MWS_DEFAULT_IO_THREADS;
 
 int mws_config_io_threads(void)
@@ -301,16 +313,16 @@ static const char *mws_conf_add_trusted(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-static const char *mws_conf_set_max_message(cmd_parms *cmd, void *dconf,
-                                            const char *arg)
-{
-    return parse_size(cmd, arg, &((mws_dir_conf *)dconf)->max_message);
-}
+/* The field of mws_dir_conf that a directive sets, as ap_set_int_slot()
+ * takes it: its offset is the command's info. */
+#define MWS_DIR_SLOT(cmd, dconf, type) \
+    ((type *)((char *)(dconf) + (apr_size_t)(cmd)->info))
 
-static const char *mws_conf_set_max_frame(cmd_parms *cmd, void *dconf,
+/* A size (parse_size()) into the apr_off_t field at cmd->info. */
+static const char *mws_conf_set_size_slot(cmd_parms *cmd, void *dconf,
                                           const char *arg)
 {
-    return parse_size(cmd, arg, &((mws_dir_conf *)dconf)->max_frame);
+    return parse_size(cmd, arg, MWS_DIR_SLOT(cmd, dconf, apr_off_t));
 }
 
 static const char *mws_conf_set_deflate(cmd_parms *cmd, void *dconf,
@@ -335,12 +347,6 @@ static const char *mws_conf_set_deflate_window(cmd_parms *cmd, void *dconf,
     }
     ((mws_dir_conf *)dconf)->deflate_window_bits = (int)bits;
     return NULL;
-}
-
-static const char *mws_conf_set_max_pending(cmd_parms *cmd, void *dconf,
-                                            const char *arg)
-{
-    return parse_size(cmd, arg, &((mws_dir_conf *)dconf)->max_pending);
 }
 
 static const char *mws_conf_set_slow_consumer(cmd_parms *cmd, void *dconf,
@@ -379,18 +385,13 @@ static const char *parse_duration(cmd_parms *cmd, const char *arg,
     return NULL;
 }
 
-static const char *mws_conf_set_idle_timeout(cmd_parms *cmd, void *dconf,
-                                             const char *arg)
+/* A timer that 0 turns off, into the apr_interval_time_t field at
+ * cmd->info. */
+static const char *mws_conf_set_timer_slot(cmd_parms *cmd, void *dconf,
+                                           const char *arg)
 {
     return parse_duration(cmd, arg, 1,
-                          &((mws_dir_conf *)dconf)->idle_timeout);
-}
-
-static const char *mws_conf_set_ping_interval(cmd_parms *cmd, void *dconf,
-                                              const char *arg)
-{
-    return parse_duration(cmd, arg, 1,
-                          &((mws_dir_conf *)dconf)->ping_interval);
+                          MWS_DIR_SLOT(cmd, dconf, apr_interval_time_t));
 }
 
 static const char *mws_conf_set_close_timeout(cmd_parms *cmd, void *dconf,
@@ -452,6 +453,11 @@ int mws_config_channel_publish(const mws_dir_conf *conf)
     return conf->channel_publish == 1;
 }
 
+int mws_config_has_channels(const mws_dir_conf *conf)
+{
+    return conf->channels != NULL;
+}
+
 apr_array_header_t *mws_config_channels(request_rec *r,
                                         const mws_dir_conf *conf,
                                         const char **pwhy)
@@ -502,11 +508,13 @@ const command_rec mws_config_cmds[] = {
                     RSRC_CONF | ACCESS_CONF,
                     "origins (scheme://host[:port]) also allowed by "
                     "WebSocketOriginCheck Trusted"),
-    AP_INIT_TAKE1("WebSocketMaxMessageSize", mws_conf_set_max_message, NULL,
+    AP_INIT_TAKE1("WebSocketMaxMessageSize", mws_conf_set_size_slot,
+                  (void *)APR_OFFSETOF(mws_dir_conf, max_message),
                   RSRC_CONF | ACCESS_CONF,
                   "largest message accepted, in bytes (K/M/G allowed; "
                   "default 16M); larger closes with 1009"),
-    AP_INIT_TAKE1("WebSocketMaxFrameSize", mws_conf_set_max_frame, NULL,
+    AP_INIT_TAKE1("WebSocketMaxFrameSize", mws_conf_set_size_slot,
+                  (void *)APR_OFFSETOF(mws_dir_conf, max_frame),
                   RSRC_CONF | ACCESS_CONF,
                   "largest frame payload accepted, in bytes (K/M/G allowed; "
                   "default: the message size); larger closes with 1009"),
@@ -520,8 +528,9 @@ const command_rec mws_config_cmds[] = {
                   APR_STRINGIFY(WS_DEFLATE_WBITS_MAX) " (default): the LZ77 "
                   "window our compressor uses; "
                   "smaller saves memory per WebSocket"),
-    AP_INIT_TAKE1("WebSocketMaxPendingOutput", mws_conf_set_max_pending,
-                  NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE1("WebSocketMaxPendingOutput", mws_conf_set_size_slot,
+                  (void *)APR_OFFSETOF(mws_dir_conf, max_pending),
+                  RSRC_CONF | ACCESS_CONF,
                   "unsent bytes per WebSocket (K/M/G allowed; default 1M) "
                   "above which its client is not read and pushes to it "
                   "follow WebSocketSlowConsumer"),
@@ -530,11 +539,13 @@ const command_rec mws_config_cmds[] = {
                   "close (default: close with 1008) or drop (drop the "
                   "message): what a push to a WebSocket over "
                   "WebSocketMaxPendingOutput does"),
-    AP_INIT_TAKE1("WebSocketIdleTimeout", mws_conf_set_idle_timeout, NULL,
+    AP_INIT_TAKE1("WebSocketIdleTimeout", mws_conf_set_timer_slot,
+                  (void *)APR_OFFSETOF(mws_dir_conf, idle_timeout),
                   RSRC_CONF | ACCESS_CONF,
                   "close with 1001 a WebSocket with no message either way "
                   "for this long (seconds or e.g. 500ms; default 0: never)"),
-    AP_INIT_TAKE1("WebSocketPingInterval", mws_conf_set_ping_interval, NULL,
+    AP_INIT_TAKE1("WebSocketPingInterval", mws_conf_set_timer_slot,
+                  (void *)APR_OFFSETOF(mws_dir_conf, ping_interval),
                   RSRC_CONF | ACCESS_CONF,
                   "ping a client silent for this long, and drop it if it "
                   "stays silent as long again (default 0: no pings)"),

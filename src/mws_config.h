@@ -65,7 +65,13 @@ apr_interval_time_t mws_config_idle_timeout(const mws_dir_conf *conf);
 apr_interval_time_t mws_config_ping_interval(const mws_dir_conf *conf);
 apr_interval_time_t mws_config_close_timeout(const mws_dir_conf *conf);
 
+/** Is @a origin (normalised) one of WebSocketTrustedOrigin's? */
+int mws_config_origin_trusted(const mws_dir_conf *conf, const char *origin);
+
 int mws_config_channel_publish(const mws_dir_conf *conf);
+
+/** Does WebSocketChannel name any channel here? */
+int mws_config_has_channels(const mws_dir_conf *conf);
 
 /**
  * The channels WebSocketChannel names for @a r (const char *, in order,

@@ -41,12 +41,14 @@ static APR_OPTIONAL_FN_TYPE(ap_logio_add_bytes_in) *logio_add_bytes_in;
 /* How long a WebSocket that joins channels in its open waits for the
  * broker to route them here before its 101 goes out anyway. */
 #define MWS_JOIN_BARRIER_TIMEOUT apr_time_from_sec(2)
+/* How long a stopping child waits for a client's close frame. */
+#define MWS_STOP_CLOSE_TIMEOUT apr_time_from_sec(1)
 
 struct mws_conn {
     websocket_conn_t pub;           /* what the handler sees */
     conn_rec *c;
     request_rec *r;
-    const websocket_handler *handler;
+    const mws_dir_conf *conf;       /* r's, looked up once */
     mws_runner_e runner;
     ws_session_t *session;
     mws_outq *outq;
@@ -113,8 +115,8 @@ static apr_status_t conn_on_message(void *baton, ws_opcode_e op,
     ap_log_cerror(APLOG_MARK, APLOG_TRACE3, 0, wc->c,
                   MWS_CONN_FMT "message in: %s, %" APR_SIZE_T_FMT " bytes",
                   wc->pub.id, op == WS_OP_TEXT ? "text" : "binary", len);
-    if (wc->opened && wc->handler->message) {
-        wc->handler->message(&wc->pub, (websocket_type_e)op, data, len);
+    if (wc->opened && wc->conf->handler->message) {
+        wc->conf->handler->message(&wc->pub, (websocket_type_e)op, data, len);
     }
     return APR_SUCCESS;
 }
@@ -285,11 +287,10 @@ apr_status_t mws_conn_deliver(mws_conn *wc, mws_msg *msg)
 /* ---- takeover ----------------------------------------------------------- */
 
 apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
-                             const websocket_handler *handler,
+                             const mws_dir_conf *conf,
                              const mws_handshake *hs, mws_runner_e runner)
 {
     conn_rec *c = r->connection;
-    const mws_dir_conf *conf = mws_config_get(r);
     ws_limits_t limits;
     apr_pool_t *pool;
     mws_conn *wc;
@@ -309,7 +310,7 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
     wc->pub.may_publish = hs->may_publish;
     wc->c = c;
     wc->r = r;
-    wc->handler = handler;
+    wc->conf = conf;
     wc->owner = apr_os_thread_current();
     wc->max_pending = mws_config_max_pending(conf);
     wc->slow_drop = mws_config_slow_consumer(conf) == MWS_SLOW_DROP;
@@ -343,10 +344,12 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
 
 apr_status_t mws_conn_open(mws_conn *wc)
 {
-    if (wc->handler->open && wc->handler->open(&wc->pub) != APR_SUCCESS) {
+    const websocket_handler *handler = wc->conf->handler;
+
+    if (handler->open && handler->open(&wc->pub) != APR_SUCCESS) {
         ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, wc->c, WSLOGNO(00008)
                       MWS_CONN_FMT "handler %s failed to open", wc->pub.id,
-                      mws_config_get(wc->r)->handler_name);
+                      wc->conf->handler_name);
         /* What it joined before failing is left. */
         mws_channel_leave_all(&wc->channels);
         return APR_EGENERAL;
@@ -382,7 +385,7 @@ void mws_conn_take_over(mws_conn *wc, const mws_handshake *hs)
     }
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, WSLOGNO(00005)
                   MWS_CONN_FMT "open: %s handler %s%s%s%s%s", wc->pub.id,
-                  r->uri, mws_config_get(r)->handler_name,
+                  r->uri, wc->conf->handler_name,
                   hs->protocol ? ", subprotocol " : "",
                   hs->protocol ? hs->protocol : "",
                   hs->extensions ? ", " : "",
@@ -440,6 +443,14 @@ void mws_conn_close(mws_conn *wc, int code, const char *reason,
     if (!wc->close_deadline || deadline < wc->close_deadline) {
         wc->close_deadline = deadline;
     }
+}
+
+void mws_conn_say_goodbye(mws_conn *wc, int now)
+{
+    /* RFC 6455 §7.4.1: 1001, the server is going away; a stopping server
+     * waits only briefly for the client's answer. */
+    mws_conn_close(wc, WEBSOCKET_CLOSE_GOING_AWAY, "server stopping",
+                   now ? 0 : MWS_STOP_CLOSE_TIMEOUT);
 }
 
 /* ---- the pump -------------------------------------------------------- */
@@ -830,12 +841,12 @@ apr_status_t mws_conn_pump(mws_conn *wc, int readable,
         }
         drain_outq(wc);
         write_output(wc);
-        if (wc->opened && wc->handler->writable && !wc->lost
+        if (wc->opened && wc->conf->handler->writable && !wc->lost
             && wc->out_len < wc->max_pending
             && mws_outq_refused(wc->outq)) {
             /* Sends were refused, and the client has caught up since; what
              * the handler sends now goes out next round. */
-            wc->handler->writable(&wc->pub);
+            wc->conf->handler->writable(&wc->pub);
             more = 1;
         }
     }
@@ -906,8 +917,8 @@ void mws_conn_finish(mws_conn *wc)
          * to flush it when it closes the connection. */
         wc->c->aborted = 1;
     }
-    if (wc->opened && wc->handler->close) {
-        wc->handler->close(&wc->pub, code, reason);
+    if (wc->opened && wc->conf->handler->close) {
+        wc->conf->handler->close(&wc->pub, code, reason);
     }
     report_traffic(wc);
     mws_status_close(wc->runner, code);

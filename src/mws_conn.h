@@ -7,21 +7,30 @@
 
 #include "mod_websocket.h"
 #include "mws_channel.h"
+#include "mws_config.h"
 #include "mws_handshake.h"
 #include "mws_msg.h"
 #include "mws_outq.h"
-#include "mws_status.h"
 
+/** Who runs a WebSocket (mws_async.c, mws_blocking.c); mod_status counts
+ *  them open by it. */
+typedef enum {
+    MWS_RUNNER_ASYNC,       /* an I/O thread of the event MPM's child */
+    MWS_RUNNER_BLOCKING,    /* its request thread (worker, prefork) */
+    MWS_RUNNER_HTTP2,       /* an HTTP/2 stream's worker thread */
+    MWS_RUNNER_COUNT
+} mws_runner_e;
 
 /**
  * Set up a WebSocket for @a r, whose handshake was accepted but not yet
  * answered: the engine, the send queue and the handler's connection.
- * @param handler the provider chosen by WebSocketHandler
+ * @param conf the request's configuration, looked up once by the caller
+ *             (its handler runs the WebSocket); the connection keeps it
  * @param hs what the 101 will agree on (subprotocol, permessage-deflate)
  * @param runner who will run it (counted in mws_status while it runs)
  */
 apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
-                             const websocket_handler *handler,
+                             const mws_dir_conf *conf,
                              const mws_handshake *hs, mws_runner_e runner);
 
 /**
@@ -110,5 +119,13 @@ void mws_conn_finish(mws_conn *wc);
  */
 void mws_conn_close(mws_conn *wc, int code, const char *reason,
                     apr_interval_time_t timeout);
+
+/**
+ * Say goodbye as the child stops (graceful restart or stop,
+ * MaxConnectionsPerChild): close with 1001 "server stopping" and wait
+ * briefly for the client's close frame, or not at all if @a now (the
+ * child exits at once). Both runners use it (owner thread).
+ */
+void mws_conn_say_goodbye(mws_conn *wc, int now);
 
 #endif /* MWS_CONN_H */

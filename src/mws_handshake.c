@@ -100,7 +100,6 @@ static int origin_allowed(request_rec *r, const mws_dir_conf *conf)
     const char *origin = apr_table_get(r->headers_in, "Origin");
     const char *norm;
     mws_origin_check_e check = mws_config_origin_check(conf);
-    int i;
 
     if (!origin || check == MWS_ORIGIN_OFF) {
         return 1;
@@ -112,14 +111,7 @@ static int origin_allowed(request_rec *r, const mws_dir_conf *conf)
     if (same_origin(r, norm)) {
         return 1;
     }
-    if (check == MWS_ORIGIN_TRUSTED && conf->trusted) {
-        for (i = 0; i < conf->trusted->nelts; ++i) {
-            if (!strcmp(norm, APR_ARRAY_IDX(conf->trusted, i, const char *))) {
-                return 1;
-            }
-        }
-    }
-    return 0;
+    return check == MWS_ORIGIN_TRUSTED && mws_config_origin_trusted(conf, norm);
 }
 
 static int refuse(request_rec *r, int status, const char *why)
@@ -137,6 +129,9 @@ int mws_handshake_check(request_rec *r, const mws_dir_conf *conf,
     int status, i;
 
     memset(hs, 0, sizeof(*hs));
+    /* The 101 carries what the handler's handshake and open callbacks set
+     * in r->headers_out, and nothing set before them. */
+    apr_table_clear(r->headers_out);
     if (r->method_number != M_GET || r->header_only) {
         return refuse(r, HTTP_BAD_REQUEST, "the method is not GET");
     }
@@ -298,7 +293,10 @@ void mws_handshake_accept(request_rec *r, const mws_handshake *hs)
 
     r->status = HTTP_SWITCHING_PROTOCOLS;
     r->status_line = NULL;
-    apr_table_clear(r->headers_out);
+    /* Ours replace any of the same name the handler set: what the 101
+     * agrees on is what the engine runs. */
+    apr_table_unset(r->headers_out, "Sec-WebSocket-Protocol");
+    apr_table_unset(r->headers_out, "Sec-WebSocket-Extensions");
     apr_table_setn(r->headers_out, "Upgrade", "websocket");
     apr_table_setn(r->headers_out, "Connection", "Upgrade");
     apr_table_setn(r->headers_out, "Sec-WebSocket-Accept", accept);

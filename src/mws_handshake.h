@@ -26,7 +26,9 @@ typedef struct mws_handshake {
 int mws_handshake_check(request_rec *r, const mws_dir_conf *conf,
                         mws_handshake *hs);
 
-/** Send the 101 Switching Protocols for an accepted handshake. */
+/** Send the 101 Switching Protocols for an accepted handshake, with the
+ *  headers the handler set in r->headers_out since mws_handshake_check()
+ *  began. */
 void mws_handshake_accept(request_rec *r, const mws_handshake *hs);
 
 #endif /* MWS_HANDSHAKE_H */

@@ -85,7 +85,7 @@ static int mws_publish_handler(request_rec *r)
         return HTTP_METHOD_NOT_ALLOWED;
     }
     conf = mws_config_get(r);
-    if (!conf->channels) {
+    if (!mws_config_has_channels(conf)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, WSLOGNO(00029)
                       "SetHandler " MWS_PUBLISH_HANDLER " at %s without "
                       "WebSocketChannel: nowhere to publish", r->uri);

@@ -5,14 +5,7 @@
 #include <httpd.h>
 
 #include "mod_websocket_bus.h"
-
-/** Who runs a WebSocket (what mod_status shows them open by). */
-typedef enum {
-    MWS_RUNNER_ASYNC,       /* an I/O thread of the event MPM's child */
-    MWS_RUNNER_BLOCKING,    /* its request thread (worker, prefork) */
-    MWS_RUNNER_HTTP2,       /* an HTTP/2 stream's worker thread */
-    MWS_RUNNER_COUNT
-} mws_runner_e;
+#include "mws_conn.h"
 
 /** Hooks: the shared memory (post_config), each child's slot
  *  (child_init) and the section of /server-status. */

@@ -66,6 +66,8 @@ static apr_status_t test_open(websocket_conn_t *wc)
     tc->pushers = apr_array_make(wc->pool, 2, sizeof(apr_thread_t *));
     tc->key = apr_psprintf(wc->pool, "%" APR_UINT64_T_FMT, wc->id);
     wc->data = tc;
+    /* Goes out with the 101 (test_100_12). */
+    apr_table_setn(wc->r->headers_out, "X-Test-Opened", tc->key);
     apr_thread_mutex_lock(registry.lock);
     apr_hash_set(registry.conns, tc->key, APR_HASH_KEY_STRING, wc);
     apr_thread_mutex_unlock(registry.lock);

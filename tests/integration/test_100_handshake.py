@@ -194,3 +194,24 @@ def test_ws_100_11_keepalive_then_upgrade(httpd):
         got = RawWS(sock, 101, r.headers, r.body).recv_message()
         assert got == (OP_TEXT, b'second request'), \
             f'echo on the upgraded keep-alive connection: {got!r}'
+
+
+def test_ws_100_12_open_sets_a_header(httpd):
+    """A header the handler sets in its open callback (r->headers_out)
+    goes out with the 101, next to the handshake's own."""
+    key = new_key()
+    sock = socket.create_connection(('127.0.0.1', httpd.port), timeout=5)
+    try:
+        r = http_request(httpd.port, handshake_request(httpd, '/test',
+                                                       key=key), sock=sock)
+        assert_101(r, key, 'handler that sets a header in open')
+        opened = r.headers.get('x-test-opened', '')
+        assert opened.isdigit(), \
+            f'X-Test-Opened (set in open) missing from the 101:\n{r.head}'
+        ws = RawWS(sock, 101, r.headers)
+        ws.send_frame(OP_TEXT, b'id')
+        got = ws.recv_message()
+        assert got == (OP_TEXT, opened.encode()), \
+            f'the header names this WebSocket ({opened}): {got!r}'
+    finally:
+        sock.close()

@@ -39,6 +39,11 @@ WebSocketChatMaxRooms 4
     WebSocketMaxPendingOutput 64K
     WebSocketSlowConsumer close
 </Location>
+<Location /chat-short>
+    WebSocketHandler chat
+    WebSocketChatHistory 2
+    WebSocketChatMaxMessage 1K
+</Location>
 '''
 
 
@@ -283,8 +288,48 @@ def test_ws_280_10_three_hundred_members(chatd):
     ('WebSocketChatMaxRooms 0', 'from 1 to 100000'),
     ('WebSocketChatHistory -1', 'from 0 to 100000'),
     ('WebSocketChatHistory lots', 'from 0 to 100000'),
-    ('<Location /x>\nWebSocketChatHistory 5\n</Location>', 'not allowed'),
+    ('<Location /x>\nWebSocketChatMaxRooms 5\n</Location>', 'not allowed'),
+    ('<Location /x>\nWebSocketChatMaxMessage 10\n</Location>',
+     'from 64 to 67108864'),
 ])
 def test_ws_280_11_bad_directives(chatd, line, says):
     rc, out = chatd.configtest(CHAT_CONF + line + '\n')
     assert rc != 0 and says in out, out
+
+
+def test_ws_280_12_settings_per_location(chatd):
+    """WebSocketChatHistory and WebSocketChatMaxMessage in a <Location>:
+    /chat-short (2 messages, 1K) beside /chat (5 messages, 64K). A room
+    keeps what the location that created it says, and a joiner gets at
+    most what its own location says."""
+    texts = [f'm{i}' for i in range(8)]
+    for path, room in (('/chat', 'r12'), ('/chat-short', 'r12s')):
+        a = Member(chatd, path)
+        a.join(room)
+        for text in texts:
+            a.send(type='message', room=room, text=text)
+            a.expect('message', text=text)
+        a.close()
+    for path, room, want in (('/chat', 'r12', texts[-5:]),
+                             ('/chat-short', 'r12s', texts[-2:]),
+                             ('/chat', 'r12s', texts[-2:]),
+                             ('/chat-short', 'r12', texts[-2:])):
+        late = Member(chatd, path)
+        hist, _ = late.join(room)
+        assert [m['text'] for m in hist] == want, \
+            f'{path} joining {room}: {[m["text"] for m in hist]}'
+        late.close()
+
+    long_text = 'z' * 2000
+    for path, refused_ in (('/chat-short', True), ('/chat', False)):
+        a = Member(chatd, path)
+        a.join('r12m')
+        a.send(type='message', room='r12m', text=long_text)
+        msg = a.recv()
+        if refused_:
+            assert msg['type'] == 'error' and '1024' in msg['text'], \
+                f'{path}: a 2000-byte message over 1K: {msg}'
+        else:
+            assert (msg['type'], msg.get('text')) == ('message', long_text), \
+                f'{path}: a 2000-byte message under 64K: {msg["type"]}'
+        a.close()

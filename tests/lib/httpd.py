@@ -35,7 +35,10 @@ API (stable; tests/integration and tests/conformance use it):
 The log level is "info websocket:debug", or $MWS_TEST_LOGLEVEL (e.g.
 "info websocket:trace3") when set.
 
-Every config has the default locations
+Every config loads mod_websocket and every handler module built in the
+tree (handlers/.libs/mod_websocket_NAME.so whose source registers a
+WebSocket handler; those extra_conf loads itself are left to it), and has
+the default locations
 
     <Location /echo>       WebSocketHandler echo      </Location>
     <Location /increment>  WebSocketHandler increment </Location>
@@ -65,6 +68,7 @@ violations are logged by the module at INFO and never show up here.
 
 import atexit
 import configparser
+import glob
 import os
 import pwd
 import re
@@ -286,24 +290,36 @@ class Httpd:
         return self.config['top_builddir']
 
     def module_path(self, name):
-        """Path of a module built in the tree: 'websocket', 'echo',
-        'increment', 'chat', 'pubsub', 'amqp' or 'test'."""
+        """Path of a module built in the tree: 'websocket', 'test' or a
+        handler module's NAME (handlers/mod_websocket_NAME.c)."""
         top = self.top_builddir
-        return {
-            'websocket': os.path.join(top, '.libs', 'mod_websocket.so'),
-            'echo': os.path.join(top, 'handlers', '.libs',
-                                 'mod_websocket_echo.so'),
-            'increment': os.path.join(top, 'handlers', '.libs',
-                                      'mod_websocket_increment.so'),
-            'chat': os.path.join(top, 'handlers', '.libs',
-                                 'mod_websocket_chat.so'),
-            'pubsub': os.path.join(top, 'handlers', '.libs',
-                                   'mod_websocket_pubsub.so'),
-            'amqp': os.path.join(top, 'handlers', '.libs',
-                                 'mod_websocket_amqp.so'),
-            'test': os.path.join(top, 'tests', 'integration', '.libs',
-                                 'mod_websocket_test.so'),
-        }[name]
+        if name == 'websocket':
+            return os.path.join(top, '.libs', 'mod_websocket.so')
+        if name == 'test':
+            return os.path.join(top, 'tests', 'integration', '.libs',
+                                'mod_websocket_test.so')
+        return os.path.join(top, 'handlers', '.libs',
+                            f'mod_websocket_{name}.so')
+
+    def handler_names(self):
+        """Every handler module built in the tree (handlers/.libs), by
+        NAME, in name order: those whose source registers a WebSocket
+        handler (WEBSOCKET_PROVIDER_GROUP). Bus modules (amqp) are left to
+        the configurations that name a broker."""
+        pattern = os.path.join(self.top_builddir, 'handlers', '.libs',
+                               'mod_websocket_*.so')
+        names = []
+        for so in sorted(glob.glob(pattern)):
+            name = os.path.basename(so)[len('mod_websocket_'):-len('.so')]
+            src = os.path.join(self.config['top_srcdir'], 'handlers',
+                               f'mod_websocket_{name}.c')
+            try:
+                with open(src, encoding='utf-8') as f:
+                    if 'WEBSOCKET_PROVIDER_GROUP' in f.read():
+                        names.append(name)
+            except FileNotFoundError:
+                pass            # left over from a handler since removed
+        return names
 
     @property
     def has_test_module(self):
@@ -378,8 +394,9 @@ class Httpd:
             port=self.port, user_group=self._user_group(), libexecdir=lib,
             std_modules=std, mpm_conf=MPM_CONF[self.mpm],
             loglevel=self.loglevel,
-            websocket_conf=self._websocket_conf() if self.load_modules else
-            '# mod_websocket: loaded by the extra configuration',
+            websocket_conf=(self._websocket_conf(extra) if self.load_modules
+                            else '# mod_websocket: loaded by the extra '
+                                 'configuration'),
             protocol_conf=self._protocol_conf(),
             extra_conf=self.subst(extra))
 
@@ -393,19 +410,18 @@ class Httpd:
         except KeyError:
             return 'User nobody\nGroup nogroup'
 
-    def _websocket_conf(self):
-        """mod_websocket and its handlers as built in the tree, and the
-        default locations."""
+    def _websocket_conf(self, extra):
+        """mod_websocket and every handler module built in the tree (but
+        those the extra configuration loads itself, unless only where
+        <IfModule !...> finds them missing), and the default locations."""
         handlers = [f'LoadModule websocket_module '
-                    f'"{self.module_path("websocket")}"',
-                    f'LoadModule websocket_echo_module '
-                    f'"{self.module_path("echo")}"',
-                    f'LoadModule websocket_increment_module '
-                    f'"{self.module_path("increment")}"',
-                    f'LoadModule websocket_chat_module '
-                    f'"{self.module_path("chat")}"',
-                    f'LoadModule websocket_pubsub_module '
-                    f'"{self.module_path("pubsub")}"']
+                    f'"{self.module_path("websocket")}"']
+        for name in self.handler_names():
+            module = f'websocket_{name}_module'
+            if (f'LoadModule {module} ' not in extra
+                    or f'<IfModule !{module}>' in extra):
+                handlers.append(f'LoadModule {module} '
+                                f'"{self.module_path(name)}"')
         test_location = ''
         if self.has_test_module:
             handlers.append(f'LoadModule websocket_test_module '

@@ -1,4 +1,4 @@
-/* mws_runner.c: the blocking runner: one request thread pumps one WebSocket, woken by its socket, by senders, or by the child stopping. */
+/* mws_blocking.c: the blocking runner: one request thread pumps one WebSocket, woken by its socket, by senders, or by the child stopping. */
 #include <apr_poll.h>
 #include <apr_ring.h>
 #include <apr_thread_mutex.h>
@@ -11,26 +11,24 @@
 
 #include "ws.h"
 #include "mws_private.h"
-#include "mws_runner.h"
+#include "mws_blocking.h"
 
 /* A running WebSocket, known to the child so that it can be woken when
  * the child stops. */
-typedef struct mws_runner_entry {
-    APR_RING_ENTRY(mws_runner_entry) link;
+typedef struct mws_blocking_entry {
+    APR_RING_ENTRY(mws_blocking_entry) link;
     apr_pollset_t *pollset;
-} mws_runner_entry;
+} mws_blocking_entry;
 
-APR_RING_HEAD(mws_runner_list, mws_runner_entry);
+APR_RING_HEAD(mws_blocking_list, mws_blocking_entry);
 
-/* How long a stopping child waits for a client's close frame. */
-#define MWS_STOP_CLOSE_TIMEOUT apr_time_from_sec(1)
 /* Prefork tells a child to stop with a signal alone, which interrupts the
  * poll but is missed when it comes just before it: look this often. */
 #define MWS_STOP_CHECK_INTERVAL apr_time_from_sec(1)
 
 static struct {
     apr_thread_mutex_t *lock;       /* NULL when the MPM is not threaded */
-    struct mws_runner_list running;
+    struct mws_blocking_list running;
 } runners;
 
 static void runner_wake(void *baton)
@@ -49,16 +47,16 @@ static int child_is_stopping(void)
            && state == AP_MPMQ_STOPPING;
 }
 
-static void runner_enter(mws_runner_entry *entry)
+static void runner_enter(mws_blocking_entry *entry)
 {
     if (runners.lock) {
         apr_thread_mutex_lock(runners.lock);
-        APR_RING_INSERT_TAIL(&runners.running, entry, mws_runner_entry, link);
+        APR_RING_INSERT_TAIL(&runners.running, entry, mws_blocking_entry, link);
         apr_thread_mutex_unlock(runners.lock);
     }
 }
 
-static void runner_leave(mws_runner_entry *entry)
+static void runner_leave(mws_blocking_entry *entry)
 {
     if (runners.lock) {
         apr_thread_mutex_lock(runners.lock);
@@ -67,10 +65,10 @@ static void runner_leave(mws_runner_entry *entry)
     }
 }
 
-int mws_runner_block(mws_conn *wc, conn_rec *c)
+int mws_blocking_run(mws_conn *wc, conn_rec *c)
 {
     apr_pool_t *p;
-    mws_runner_entry entry;
+    mws_blocking_entry entry;
     apr_pollfd_t pfd;
     const apr_pollfd_t *signalled;
     apr_int16_t events, polled = 0;
@@ -80,7 +78,7 @@ int mws_runner_block(mws_conn *wc, conn_rec *c)
     apr_status_t rv;
 
     apr_pool_create(&p, c->pool);
-    apr_pool_tag(p, "mws_runner");
+    apr_pool_tag(p, "mws_blocking");
     memset(&pfd, 0, sizeof(pfd));
     rv = apr_pollset_create(&entry.pollset, 1, p, APR_POLLSET_WAKEABLE);
     if (rv == APR_SUCCESS) {
@@ -100,10 +98,7 @@ int mws_runner_block(mws_conn *wc, conn_rec *c)
 
     for (;;) {
         if (child_is_stopping()) {
-            /* RFC 6455 §7.4.1: 1001, the server is going away; a stopping
-             * server waits only briefly for the client's answer. */
-            mws_conn_close(wc, WEBSOCKET_CLOSE_GOING_AWAY, "server stopping",
-                           MWS_STOP_CLOSE_TIMEOUT);
+            mws_conn_say_goodbye(wc, 0);
         }
         rv = mws_conn_pump(wc, 1, &events, &deadline);
         if (rv == APR_EOF) {
@@ -150,27 +145,27 @@ int mws_runner_block(mws_conn *wc, conn_rec *c)
  * MPM state is STOPPING: wake every runner so it sees it. Prefork has no
  * lock here (it runs this hook from a signal handler, if at all); its
  * runner sees the state within MWS_STOP_CHECK_INTERVAL. */
-static void mws_runner_hook_child_stopping(apr_pool_t *pchild, int graceful)
+static void mws_blocking_hook_child_stopping(apr_pool_t *pchild, int graceful)
 {
-    mws_runner_entry *entry;
+    mws_blocking_entry *entry;
 
     if (!runners.lock) {
         return;
     }
     apr_thread_mutex_lock(runners.lock);
     for (entry = APR_RING_FIRST(&runners.running);
-         entry != APR_RING_SENTINEL(&runners.running, mws_runner_entry, link);
+         entry != APR_RING_SENTINEL(&runners.running, mws_blocking_entry, link);
          entry = APR_RING_NEXT(entry, link)) {
         apr_pollset_wakeup(entry->pollset);
     }
     apr_thread_mutex_unlock(runners.lock);
 }
 
-static void mws_runner_hook_child_init(apr_pool_t *pchild, server_rec *s)
+static void mws_blocking_hook_child_init(apr_pool_t *pchild, server_rec *s)
 {
     int threaded = AP_MPMQ_NOT_SUPPORTED;
 
-    APR_RING_INIT(&runners.running, mws_runner_entry, link);
+    APR_RING_INIT(&runners.running, mws_blocking_entry, link);
     runners.lock = NULL;
     ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded);
     if (threaded != AP_MPMQ_NOT_SUPPORTED
@@ -183,10 +178,10 @@ static void mws_runner_hook_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-void mws_runner_register_hooks(apr_pool_t *p)
+void mws_blocking_register_hooks(apr_pool_t *p)
 {
-    ap_hook_child_init(mws_runner_hook_child_init, NULL, NULL,
+    ap_hook_child_init(mws_blocking_hook_child_init, NULL, NULL,
                        APR_HOOK_MIDDLE);
-    ap_hook_child_stopping(mws_runner_hook_child_stopping, NULL, NULL,
+    ap_hook_child_stopping(mws_blocking_hook_child_stopping, NULL, NULL,
                            APR_HOOK_MIDDLE);
 }

@@ -1,6 +1,6 @@
-/* mws_io.h: the async runner: per-child I/O threads own suspended WebSockets under the event MPM, so an idle one costs no thread. */
-#ifndef MWS_IO_H
-#define MWS_IO_H
+/* mws_async.h: the async runner: per-child I/O threads own suspended WebSockets under the event MPM, so an idle one costs no thread. */
+#ifndef MWS_ASYNC_H
+#define MWS_ASYNC_H
 
 #include "mws_conn.h"
 
@@ -10,15 +10,15 @@
  * HTTP/2 stream (c->master) nor one whose input filters need the
  * synchronous loop.
  */
-int mws_io_can_adopt(conn_rec *c);
+int mws_async_can_adopt(conn_rec *c);
 
 /**
  * Promise @a wc to one of the child's I/O threads; the handler then returns
  * SUSPENDED, and the suspend_connection hook hands the connection over
  * once the MPM is done with it.
  */
-void mws_io_prepare(mws_conn *wc, conn_rec *c);
+void mws_async_prepare(mws_conn *wc, conn_rec *c);
 
-void mws_io_register_hooks(apr_pool_t *p);
+void mws_async_register_hooks(apr_pool_t *p);
 
-#endif /* MWS_IO_H */
+#endif /* MWS_ASYNC_H */

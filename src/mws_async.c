@@ -1,4 +1,4 @@
-/* mws_io.c: the async runner: per-child I/O threads own suspended WebSockets under the event MPM, so an idle one costs no thread. */
+/* mws_async.c: the async runner: per-child I/O threads own suspended WebSockets under the event MPM, so an idle one costs no thread. */
 #include <apr_allocator.h>
 #include <apr_atomic.h>
 #include <apr_poll.h>
@@ -21,39 +21,47 @@
 #include "ws.h"
 #include "mws_private.h"
 #include "mws_config.h"
-#include "mws_io.h"
+#include "mws_async.h"
 
 /* A closed connection's pool (the MPM's ptrans) is destroyed this long
  * after its close: never in the loop turn that adopted it, as the worker
  * that suspended it may still be on its way out of the MPM, and late
  * enough for the client to see our FIN before the descriptor goes. */
-#define MWS_IO_REAP_DELAY apr_time_from_msec(100)
-/* How long a gracefully stopping child waits for the clients' close
- * frames. */
-#define MWS_IO_STOP_CLOSE_TIMEOUT apr_time_from_sec(1)
+#define MWS_ASYNC_REAP_DELAY apr_time_from_msec(100)
 /* Connections per child below which the event MPM's admission limit is
  * worth a warning. */
-#define MWS_IO_LOW_CAP 1000
+#define MWS_ASYNC_LOW_CAP 1000
 /* Free memory a connection's allocator keeps (blocks are 8 KiB and up);
  * returning blocks to the system costs a TLB shootdown on every core. */
-#define MWS_IO_CONN_MAX_FREE (16 * 1024)
+#define MWS_ASYNC_CONN_MAX_FREE (16 * 1024)
 /* The least an allocator may keep (0 would be no limit): no block. */
-#define MWS_IO_DIRECT_CONN_MAX_FREE 1
+#define MWS_ASYNC_DIRECT_CONN_MAX_FREE 1
 /* Free memory the I/O thread keeps for the message buffers of all its
  * connections. */
-#define MWS_IO_BUFFERS_MAX_FREE (32 * 1024 * 1024)
+#define MWS_ASYNC_BUFFERS_MAX_FREE (32 * 1024 * 1024)
 /* Events one poll returns at most; more wait for the next turn. */
-#define MWS_IO_POLL_BATCH 1024
+#define MWS_ASYNC_POLL_BATCH 1024
 
-typedef struct mws_io mws_io;
-typedef struct mws_io_conn mws_io_conn;
+/* How far a thread got in saying goodbye to its connections as the child
+ * stops: each phase says it once more, with a shorter wait. */
+typedef enum {
+    IO_STOP_NONE,                       /* the child runs */
+    IO_STOP_GRACEFUL,                   /* 1001 sent; answers awaited */
+    IO_STOP_NOW                         /* 1001 sent; the child exits */
+} io_stop_phase_e;
+
+/* The sections whose directives are not global (find_directive()). */
+#define MWS_VHOST_SECTION "<VirtualHost"
+
+typedef struct mws_async_thread mws_async_thread;
+typedef struct mws_async_conn mws_async_conn;
 
 /* One WebSocket owned by an I/O thread, allocated from its c->pool. */
-struct mws_io_conn {
-    APR_RING_ENTRY(mws_io_conn) link;   /* io->conns, then io->graveyard */
-    APR_RING_ENTRY(mws_io_conn) wlink;  /* io->woken, under io->lock */
-    APR_RING_ENTRY(mws_io_conn) alink;  /* io->again */
-    mws_io *io;
+struct mws_async_conn {
+    APR_RING_ENTRY(mws_async_conn) link;   /* io->conns, then io->graveyard */
+    APR_RING_ENTRY(mws_async_conn) wlink;  /* io->woken, under io->lock */
+    APR_RING_ENTRY(mws_async_conn) alink;  /* io->again */
+    mws_async_thread *io;
     mws_conn *wc;
     conn_rec *c;
     apr_pollfd_t pfd;                   /* reqevents 0: not in the pollset */
@@ -65,9 +73,9 @@ struct mws_io_conn {
     int closed;                         /* the thread's */
 };
 
-APR_RING_HEAD(mws_io_list, mws_io_conn);
+APR_RING_HEAD(mws_async_list, mws_async_conn);
 
-struct mws_io {
+struct mws_async_thread {
     apr_thread_t *thread;
     apr_pool_t *buffers;                /* the thread's: message buffers */
     apr_bucket_alloc_t *bucket_alloc;   /* the thread's: outgoing frames */
@@ -75,21 +83,21 @@ struct mws_io {
     apr_pollset_t *pollset;
     apr_thread_mutex_t *lock;
     /* under lock */
-    struct mws_io_list woken;           /* new, or with queued sends */
+    struct mws_async_list woken;           /* new, or with queued sends */
     int signalled;                      /* a wakeup is pending */
     int stopping;                       /* the child is stopping */
     int quit;                           /* the child is exiting: now */
     /* the thread's own */
-    struct mws_io_list conns;
-    struct mws_io_list again;           /* spent their round's budget */
-    struct mws_io_list graveyard;       /* closed, oldest first */
-    apr_skiplist *timers;               /* mws_io_conn by timer_at */
-    int stop_sent;                      /* conns were told 1001 */
+    struct mws_async_list conns;
+    struct mws_async_list again;           /* spent their round's budget */
+    struct mws_async_list graveyard;       /* closed, oldest first */
+    apr_skiplist *timers;               /* mws_async_conn by timer_at */
+    io_stop_phase_e stop_phase;         /* what conns were told */
     apr_uint32_t count;                 /* atomic: conns owned */
 };
 
 static struct {
-    mws_io *threads;
+    mws_async_thread *threads;
     int n;                              /* 0: not the event MPM */
 } ios;
 
@@ -100,13 +108,13 @@ static struct {
  * suspend_connection hook. */
 static void io_wake(void *baton)
 {
-    mws_io_conn *ioc = baton;
-    mws_io *io = ioc->io;
+    mws_async_conn *ioc = baton;
+    mws_async_thread *io = ioc->io;
 
     apr_thread_mutex_lock(io->lock);
     if (!ioc->woken) {
         ioc->woken = 1;
-        APR_RING_INSERT_TAIL(&io->woken, ioc, mws_io_conn, wlink);
+        APR_RING_INSERT_TAIL(&io->woken, ioc, mws_async_conn, wlink);
     }
     if (!io->signalled) {
         io->signalled = 1;
@@ -119,14 +127,15 @@ static void io_wake(void *baton)
  * polls, and the next wakeup must interrupt it. Until then, senders (and
  * the child stopping) need not wake the thread again: it learns the
  * child's state here, each time. */
-static mws_io_conn *io_next_woken(mws_io *io, int *pstopping, int *pquit)
+static mws_async_conn *io_next_woken(mws_async_thread *io, int *pstopping,
+                                     int *pquit)
 {
-    mws_io_conn *ioc = NULL;
+    mws_async_conn *ioc = NULL;
 
     apr_thread_mutex_lock(io->lock);
     *pstopping = io->stopping;
     *pquit = io->quit;
-    if (!APR_RING_EMPTY(&io->woken, mws_io_conn, wlink)) {
+    if (!APR_RING_EMPTY(&io->woken, mws_async_conn, wlink)) {
         ioc = APR_RING_FIRST(&io->woken);
         APR_RING_REMOVE(ioc, wlink);
         ioc->woken = 0;
@@ -138,16 +147,16 @@ static mws_io_conn *io_next_woken(mws_io *io, int *pstopping, int *pquit)
     return ioc;
 }
 
-int mws_io_can_adopt(conn_rec *c)
+int mws_async_can_adopt(conn_rec *c)
 {
     return ios.n && c->cs && !c->master && !c->clogging_input_filters
            && !c->aborted;
 }
 
-void mws_io_prepare(mws_conn *wc, conn_rec *c)
+void mws_async_prepare(mws_conn *wc, conn_rec *c)
 {
-    mws_io_conn *ioc = apr_pcalloc(c->pool, sizeof(*ioc));
-    mws_io *io = &ios.threads[0];
+    mws_async_conn *ioc = apr_pcalloc(c->pool, sizeof(*ioc));
+    mws_async_thread *io = &ios.threads[0];
     int i;
 
     /* The least busy thread. */
@@ -163,8 +172,8 @@ void mws_io_prepare(mws_conn *wc, conn_rec *c)
      * thread's buffer, any (its connection allocates little from then on). */
     apr_allocator_max_free_set(apr_pool_allocator_get(c->pool),
                                mws_conn_filters_only_read(c)
-                               ? MWS_IO_DIRECT_CONN_MAX_FREE
-                               : MWS_IO_CONN_MAX_FREE);
+                               ? MWS_ASYNC_DIRECT_CONN_MAX_FREE
+                               : MWS_ASYNC_CONN_MAX_FREE);
     ioc->io = io;
     ioc->wc = wc;
     ioc->c = c;
@@ -180,9 +189,9 @@ void mws_io_prepare(mws_conn *wc, conn_rec *c)
 
 /* The MPM is done with the connection (suspended_count counts it): only
  * now may another thread own it. */
-static void mws_io_hook_suspend_connection(conn_rec *c, request_rec *r)
+static void mws_async_hook_suspend_connection(conn_rec *c, request_rec *r)
 {
-    mws_io_conn *ioc = ap_get_module_config(c->conn_config,
+    mws_async_conn *ioc = ap_get_module_config(c->conn_config,
                                             &websocket_module);
 
     if (!ioc) {
@@ -198,7 +207,7 @@ static void mws_io_hook_suspend_connection(conn_rec *c, request_rec *r)
 
 static int io_timer_cmp(void *a, void *b)
 {
-    const mws_io_conn *x = a, *y = b;
+    const mws_async_conn *x = a, *y = b;
 
     if (x->timer_at != y->timer_at) {
         return x->timer_at < y->timer_at ? -1 : 1;
@@ -209,7 +218,8 @@ static int io_timer_cmp(void *a, void *b)
 /* Timers are lazy: a later deadline leaves the earlier entry in place (it
  * fires, the pump finds nothing due and says when to come back), so busy
  * connections do not reshuffle the skiplist on every message. */
-static void io_set_timer(mws_io *io, mws_io_conn *ioc, apr_time_t deadline)
+static void io_set_timer(mws_async_thread *io, mws_async_conn *ioc,
+                         apr_time_t deadline)
 {
     if (!deadline || (ioc->timer_at && ioc->timer_at <= deadline)) {
         return;
@@ -221,7 +231,7 @@ static void io_set_timer(mws_io *io, mws_io_conn *ioc, apr_time_t deadline)
     apr_skiplist_insert(io->timers, ioc);
 }
 
-static apr_status_t io_poll_for(mws_io *io, mws_io_conn *ioc,
+static apr_status_t io_poll_for(mws_async_thread *io, mws_async_conn *ioc,
                                 apr_int16_t events)
 {
     apr_status_t rv = APR_SUCCESS;
@@ -247,7 +257,7 @@ static apr_status_t io_poll_for(mws_io *io, mws_io_conn *ioc,
  * as the socket takes them without waiting.
  * Not ap_process_request_after_handler(): it would change c->cs->state,
  * which must stay SUSPENDED until c->pool is destroyed. */
-static void io_end_request(mws_io_conn *ioc)
+static void io_end_request(mws_async_conn *ioc)
 {
     conn_rec *c = ioc->c;
     apr_bucket_brigade *bb = apr_brigade_create(c->pool, c->bucket_alloc);
@@ -263,7 +273,7 @@ static void io_end_request(mws_io_conn *ioc)
     ap_start_lingering_close(c);
 }
 
-static void io_close(mws_io *io, mws_io_conn *ioc)
+static void io_close(mws_async_thread *io, mws_async_conn *ioc)
 {
     ioc->closed = 1;
     io_poll_for(io, ioc, 0);
@@ -287,12 +297,12 @@ static void io_close(mws_io *io, mws_io_conn *ioc)
 
     APR_RING_REMOVE(ioc, link);
     ioc->closed_at = apr_time_now();
-    APR_RING_INSERT_TAIL(&io->graveyard, ioc, mws_io_conn, link);
+    APR_RING_INSERT_TAIL(&io->graveyard, ioc, mws_async_conn, link);
     apr_atomic_dec32(&io->count);
 }
 
 /* One round of a connection's pump, and what it wants next. */
-static void io_run(mws_io *io, mws_io_conn *ioc, int readable)
+static void io_run(mws_async_thread *io, mws_async_conn *ioc, int readable)
 {
     apr_int16_t events;
     apr_time_t deadline;
@@ -310,7 +320,7 @@ static void io_run(mws_io *io, mws_io_conn *ioc, int readable)
         /* To the back of the line: every other connection with work
          * has its round first. */
         ioc->again = 1;
-        APR_RING_INSERT_TAIL(&io->again, ioc, mws_io_conn, alink);
+        APR_RING_INSERT_TAIL(&io->again, ioc, mws_async_conn, alink);
     }
     if ((rv = io_poll_for(io, ioc, events)) != APR_SUCCESS) {
         ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, ioc->c, WSLOGNO(00019)
@@ -322,16 +332,17 @@ static void io_run(mws_io *io, mws_io_conn *ioc, int readable)
     io_set_timer(io, ioc, deadline);
 }
 
-/* RFC 6455 §7.4.1: 1001, the server is going away. A child that exits now
- * does not wait for the answers. */
-static void io_say_goodbye(mws_io *io, mws_io_conn *ioc, int quit)
+/* Goodbye, and a round to send it: a child that exits now does not wait
+ * for the answers. */
+static void io_say_goodbye(mws_async_thread *io, mws_async_conn *ioc,
+                           int quit)
 {
-    mws_conn_close(ioc->wc, WEBSOCKET_CLOSE_GOING_AWAY, "server stopping",
-                   quit ? 0 : MWS_IO_STOP_CLOSE_TIMEOUT);
+    mws_conn_say_goodbye(ioc->wc, quit);
     io_run(io, ioc, 0);
 }
 
-static void io_adopt(mws_io *io, mws_io_conn *ioc, int stopping, int quit)
+static void io_adopt(mws_async_thread *io, mws_async_conn *ioc, int stopping,
+                     int quit)
 {
     ioc->adopted_at = apr_time_now();
     /* Filters that care (mod_ssl's, mod_http2's) see who runs them now. */
@@ -341,7 +352,7 @@ static void io_adopt(mws_io *io, mws_io_conn *ioc, int stopping, int quit)
      * connections (buckets are freed where they are written: here). */
     mws_conn_use_thread_memory(ioc->wc, io->buffers, io->bucket_alloc,
                                io->read_buf);
-    APR_RING_INSERT_TAIL(&io->conns, ioc, mws_io_conn, link);
+    APR_RING_INSERT_TAIL(&io->conns, ioc, mws_async_conn, link);
     apr_atomic_inc32(&io->count);
     /* (the client may have sent frames right behind its handshake) */
     io_run(io, ioc, 1);
@@ -350,10 +361,10 @@ static void io_adopt(mws_io *io, mws_io_conn *ioc, int stopping, int quit)
     }
 }
 
-static void io_run_timers(mws_io *io)
+static void io_run_timers(mws_async_thread *io)
 {
     apr_time_t now = apr_time_now();
-    mws_io_conn *ioc;
+    mws_async_conn *ioc;
 
     while ((ioc = apr_skiplist_peek(io->timers)) && ioc->timer_at <= now) {
         apr_skiplist_pop(io->timers, NULL);
@@ -364,11 +375,11 @@ static void io_run_timers(mws_io *io)
 
 /* Run once more each connection that spent its budget before this turn
  * (those that spend it again go back to the end). */
-static void io_run_again(mws_io *io)
+static void io_run_again(mws_async_thread *io)
 {
-    mws_io_conn *ioc, *last;
+    mws_async_conn *ioc, *last;
 
-    if (APR_RING_EMPTY(&io->again, mws_io_conn, alink)) {
+    if (APR_RING_EMPTY(&io->again, mws_async_conn, alink)) {
         return;
     }
     last = APR_RING_LAST(&io->again);
@@ -381,22 +392,22 @@ static void io_run_again(mws_io *io)
 }
 
 /* When io_reap() will destroy @a ioc's pool. */
-static apr_time_t io_reap_at(const mws_io_conn *ioc, int quit)
+static apr_time_t io_reap_at(const mws_async_conn *ioc, int quit)
 {
-    return (quit ? ioc->adopted_at : ioc->closed_at) + MWS_IO_REAP_DELAY;
+    return (quit ? ioc->adopted_at : ioc->closed_at) + MWS_ASYNC_REAP_DELAY;
 }
 
 /* Destroy the pools of connections closed long enough ago: this closes
  * the socket and tells the MPM, which counts the connection until then.
  * When the child exits, the only wait left is the one for the worker that
  * suspended the connection, which touches it after the suspend hook. */
-static void io_reap(mws_io *io, int quit)
+static void io_reap(mws_async_thread *io, int quit)
 {
     apr_time_t now = apr_time_now();
-    mws_io_conn *ioc, *next;
+    mws_async_conn *ioc, *next;
 
     for (ioc = APR_RING_FIRST(&io->graveyard);
-         ioc != APR_RING_SENTINEL(&io->graveyard, mws_io_conn, link);
+         ioc != APR_RING_SENTINEL(&io->graveyard, mws_async_conn, link);
          ioc = next) {
         next = APR_RING_NEXT(ioc, link);
         if (now < io_reap_at(ioc, quit)) {
@@ -410,19 +421,19 @@ static void io_reap(mws_io *io, int quit)
     }
 }
 
-static apr_interval_time_t io_poll_timeout(mws_io *io, int quit)
+static apr_interval_time_t io_poll_timeout(mws_async_thread *io, int quit)
 {
-    mws_io_conn *ioc;
+    mws_async_conn *ioc;
     apr_time_t next = 0, now;
 
-    if (!APR_RING_EMPTY(&io->again, mws_io_conn, alink)) {
+    if (!APR_RING_EMPTY(&io->again, mws_async_conn, alink)) {
         return 0;
     }
     if ((ioc = apr_skiplist_peek(io->timers))) {
         next = ioc->timer_at;
     }
     for (ioc = APR_RING_FIRST(&io->graveyard);
-         ioc != APR_RING_SENTINEL(&io->graveyard, mws_io_conn, link);
+         ioc != APR_RING_SENTINEL(&io->graveyard, mws_async_conn, link);
          ioc = APR_RING_NEXT(ioc, link)) {
         if (!next || io_reap_at(ioc, quit) < next) {
             next = io_reap_at(ioc, quit);
@@ -440,11 +451,12 @@ static apr_interval_time_t io_poll_timeout(mws_io *io, int quit)
 
 static void *APR_THREAD_FUNC io_main(apr_thread_t *thread, void *baton)
 {
-    mws_io *io = baton;
+    mws_async_thread *io = baton;
     const apr_pollfd_t *ready;
-    mws_io_conn *ioc;
+    mws_async_conn *ioc;
     apr_int32_t n, i;
     int stopping, quit;
+    io_stop_phase_e phase;
     apr_status_t rv;
 
     for (;;) {
@@ -456,12 +468,14 @@ static void *APR_THREAD_FUNC io_main(apr_thread_t *thread, void *baton)
                 io_run(io, ioc, 0);
             }
         }
-        if (stopping && io->stop_sent < 1 + quit) {
-            mws_io_conn *next;
+        phase = !stopping ? IO_STOP_NONE
+                : quit ? IO_STOP_NOW : IO_STOP_GRACEFUL;
+        if (io->stop_phase < phase) {
+            mws_async_conn *next;
 
-            io->stop_sent = 1 + quit;
+            io->stop_phase = phase;
             for (ioc = APR_RING_FIRST(&io->conns);
-                 ioc != APR_RING_SENTINEL(&io->conns, mws_io_conn, link);
+                 ioc != APR_RING_SENTINEL(&io->conns, mws_async_conn, link);
                  ioc = next) {
                 next = APR_RING_NEXT(ioc, link);
                 io_say_goodbye(io, ioc, quit);
@@ -469,8 +483,8 @@ static void *APR_THREAD_FUNC io_main(apr_thread_t *thread, void *baton)
         }
         io_run_timers(io);
         io_reap(io, quit);
-        if (quit && APR_RING_EMPTY(&io->conns, mws_io_conn, link)
-            && APR_RING_EMPTY(&io->graveyard, mws_io_conn, link)) {
+        if (quit && APR_RING_EMPTY(&io->conns, mws_async_conn, link)
+            && APR_RING_EMPTY(&io->graveyard, mws_async_conn, link)) {
             break;
         }
 
@@ -494,7 +508,7 @@ static void *APR_THREAD_FUNC io_main(apr_thread_t *thread, void *baton)
     return NULL;
 }
 
-/* ---- the MPM's limits ----------------------------------------------------- */
+/* ---- the MPM's limits ------------------------------------------------- */
 
 /* The last value of a global directive, wherever sections put it. */
 static const char *find_directive(const ap_directive_t *d, const char *name)
@@ -506,7 +520,8 @@ static const char *find_directive(const ap_directive_t *d, const char *name)
             found = d->args;
         }
         else if (d->first_child && d->directive[0] == '<'
-                 && strncasecmp(d->directive, "<VirtualHost", 12)
+                 && strncasecmp(d->directive, MWS_VHOST_SECTION,
+                                sizeof(MWS_VHOST_SECTION) - 1)
                  && (inner = find_directive(d->first_child, name))) {
             found = inner;
         }
@@ -518,7 +533,7 @@ static const char *find_directive(const ap_directive_t *d, const char *name)
  * about ThreadsPerChild + idle workers x AsyncRequestWorkerFactor, and each
  * suspended WebSocket is one of them: the defaults (2) cap a child at a
  * few dozen WebSockets, far below what its I/O threads can hold. */
-static int mws_io_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+static int mws_async_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                    apr_pool_t *ptemp, server_rec *s)
 {
     int async = 0, threads = 0;
@@ -533,15 +548,15 @@ static int mws_io_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if ((arg = find_directive(ap_conftree, "AsyncRequestWorkerFactor"))) {
         factor = atof(arg);
     }
-    if (threads * (1.0 + factor) < MWS_IO_LOW_CAP) {
+    if (threads * (1.0 + factor) < MWS_ASYNC_LOW_CAP) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, WSLOGNO(00022)
                      "the event MPM takes about %d connections per child "
                      "(ThreadsPerChild %d x (1 + AsyncRequestWorkerFactor "
                      "%g)) and every open WebSocket is one: for many "
                      "WebSockets raise AsyncRequestWorkerFactor (to %d for "
                      "%d per child)", (int)(threads * (1.0 + factor)),
-                     threads, factor, MWS_IO_LOW_CAP / threads,
-                     MWS_IO_LOW_CAP);
+                     threads, factor, MWS_ASYNC_LOW_CAP / threads,
+                     MWS_ASYNC_LOW_CAP);
     }
     if (ap_max_requests_per_child) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, WSLOGNO(00023)
@@ -560,7 +575,7 @@ static void io_signal_all(int quit)
     int i;
 
     for (i = 0; i < ios.n; ++i) {
-        mws_io *io = &ios.threads[i];
+        mws_async_thread *io = &ios.threads[i];
 
         apr_thread_mutex_lock(io->lock);
         io->stopping = 1;
@@ -576,7 +591,7 @@ static void io_signal_all(int quit)
 /* Graceful restart and stop wait for every connection, and suspended ones
  * only end when we end them: say goodbye to all, so old children exit.
  * Runs in the child's main thread or its listener (event MPM). */
-static void mws_io_hook_child_stopping(apr_pool_t *pchild, int graceful)
+static void mws_async_hook_child_stopping(apr_pool_t *pchild, int graceful)
 {
     io_signal_all(!graceful);
 }
@@ -598,7 +613,7 @@ static apr_status_t io_child_exit(void *data)
     return APR_SUCCESS;
 }
 
-static apr_status_t io_create(mws_io *io, apr_pool_t *pchild)
+static apr_status_t io_create(mws_async_thread *io, apr_pool_t *pchild)
 {
     apr_allocator_t *allocator;
     apr_pool_t *p;
@@ -607,29 +622,29 @@ static apr_status_t io_create(mws_io *io, apr_pool_t *pchild)
     if ((rv = apr_pool_create(&p, pchild)) != APR_SUCCESS) {
         return rv;
     }
-    apr_pool_tag(p, "mws_io");
+    apr_pool_tag(p, "mws_async_thread");
     /* An allocator of the thread's own: no lock, and a cache sized for
      * the thread rather than for one connection. */
     if ((rv = apr_allocator_create(&allocator)) != APR_SUCCESS) {
         return rv;
     }
-    apr_allocator_max_free_set(allocator, MWS_IO_BUFFERS_MAX_FREE);
+    apr_allocator_max_free_set(allocator, MWS_ASYNC_BUFFERS_MAX_FREE);
     if ((rv = apr_pool_create_ex(&io->buffers, p, NULL, allocator))
         != APR_SUCCESS) {
         apr_allocator_destroy(allocator);
         return rv;
     }
     apr_allocator_owner_set(allocator, io->buffers);
-    apr_pool_tag(io->buffers, "mws_io_buffers");
+    apr_pool_tag(io->buffers, "mws_async_buffers");
     io->bucket_alloc = apr_bucket_alloc_create(io->buffers);
     io->read_buf = apr_palloc(p, MWS_DIRECT_READ_SIZE);
-    APR_RING_INIT(&io->woken, mws_io_conn, wlink);
-    APR_RING_INIT(&io->conns, mws_io_conn, link);
-    APR_RING_INIT(&io->again, mws_io_conn, alink);
-    APR_RING_INIT(&io->graveyard, mws_io_conn, link);
+    APR_RING_INIT(&io->woken, mws_async_conn, wlink);
+    APR_RING_INIT(&io->conns, mws_async_conn, link);
+    APR_RING_INIT(&io->again, mws_async_conn, alink);
+    APR_RING_INIT(&io->graveyard, mws_async_conn, link);
     if ((rv = apr_thread_mutex_create(&io->lock, APR_THREAD_MUTEX_DEFAULT,
                                       p)) != APR_SUCCESS
-        || (rv = apr_pollset_create(&io->pollset, MWS_IO_POLL_BATCH, p,
+        || (rv = apr_pollset_create(&io->pollset, MWS_ASYNC_POLL_BATCH, p,
                                     APR_POLLSET_WAKEABLE
                                     | APR_POLLSET_NOCOPY)) != APR_SUCCESS
         || (rv = apr_skiplist_init(&io->timers, p)) != APR_SUCCESS) {
@@ -639,7 +654,7 @@ static apr_status_t io_create(mws_io *io, apr_pool_t *pchild)
     return apr_thread_create(&io->thread, NULL, io_main, io, p);
 }
 
-static void mws_io_hook_child_init(apr_pool_t *pchild, server_rec *s)
+static void mws_async_hook_child_init(apr_pool_t *pchild, server_rec *s)
 {
     int async = 0, i;
     apr_status_t rv;
@@ -662,12 +677,13 @@ static void mws_io_hook_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-void mws_io_register_hooks(apr_pool_t *p)
+void mws_async_register_hooks(apr_pool_t *p)
 {
-    ap_hook_post_config(mws_io_hook_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(mws_io_hook_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_suspend_connection(mws_io_hook_suspend_connection, NULL, NULL,
+    ap_hook_post_config(mws_async_hook_post_config, NULL, NULL,
+                        APR_HOOK_MIDDLE);
+    ap_hook_child_init(mws_async_hook_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_suspend_connection(mws_async_hook_suspend_connection, NULL, NULL,
                                APR_HOOK_MIDDLE);
-    ap_hook_child_stopping(mws_io_hook_child_stopping, NULL, NULL,
+    ap_hook_child_stopping(mws_async_hook_child_stopping, NULL, NULL,
                            APR_HOOK_MIDDLE);
 }
