@@ -94,7 +94,7 @@ def test_ws_290_03_slow_consumer_drops(httpd):
     (WebSocketSlowConsumer drop): the page counts them."""
     mark = httpd.mark()
     before = status(httpd)
-    ws = connect(httpd, '/t300/slow-drop')
+    ws = connect(httpd, '/t302/slow-drop')
     ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     try:
         ws.send_frame(OP_TEXT, b'push 20000 1000')
@@ -119,7 +119,7 @@ def test_ws_290_03b_slow_consumer_closes_are_not_drops(httpd):
     WebSocket: the close is counted, not a drop."""
     mark = httpd.mark()
     before = status(httpd)
-    ws = connect(httpd, '/t300/slow-close')
+    ws = connect(httpd, '/t302/slow-close')
     ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     try:
         ws.send_frame(OP_TEXT, b'push 20000 1000')

@@ -6,6 +6,7 @@ import base64
 import collections
 import glob
 import os
+import re
 import socket
 import subprocess
 import time
@@ -206,6 +207,13 @@ def server_status(httpd, path='/server-status?auto'):
     return out
 
 
+def handler_closes(h, mark):
+    """The close codes the test handler (mod_websocket_test.c) saw since
+    mark (it logs each)."""
+    return [int(m.group(1)) for line in h.error_log_lines_since(mark)
+            for m in [re.search(r'test handler: close (\d+)', line)] if m]
+
+
 def connect(httpd, path='/echo', **kw):
     """A RawWS on httpd (127.0.0.1), or through a Via."""
     if isinstance(httpd, Via):
@@ -303,7 +311,7 @@ def wait_for(pred, timeout=TIMEOUT, interval=0.05):
 
 
 __all__ = ['Response', 'http_request', 'handshake_request', 'get', 'post',
-           'server_status',
+           'server_status', 'handler_closes',
            'connect',
            'refused', 'assert_echoes', 'assert_failed_with', 'run',
            'ws_client', 'wait_for', 'new_key', 'first_diff',
