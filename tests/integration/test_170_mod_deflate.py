@@ -1,6 +1,6 @@
 """170: mod_deflate configured on a WebSocket location (SetOutputFilter,
 AddOutputFilterByType) and a client that accepts gzip: the frames are
-never compressed by mod_deflate (conf/170_deflate.conf)."""
+never compressed by mod_deflate (conf/170_mod_deflate.conf)."""
 
 import os
 
