@@ -6,6 +6,10 @@ its config is the default one of tests/lib/httpd.py (/echo, /increment,
 topic adds the locations it needs there. pytest groups the tests by MPM,
 so each server starts once and is stopped (and checked for crashes and
 leftover processes) when its MPM is done.
+
+``h2d`` is a server of a test module's own for HTTP/2: h2c with prior
+knowledge and WebSockets over HTTP/2 (RFC 8441), with the module's
+H2_CONF; event and worker only.
 """
 
 import pytest
@@ -43,3 +47,19 @@ def via(request, httpd):
     under prefork only over tcp (tests/conftest.py deselects the rest)."""
     return Via(httpd, request.param)
 
+
+
+@pytest.fixture(scope='module')
+def h2d(request, mpm, server_workdir):
+    """A server of the test module's own with h2c (prior knowledge) and
+    H2WebSockets on (Httpd h2=True), its extra config the module's H2_CONF
+    and its name the module's H2_NAME; not under prefork, where mod_http2
+    stays inactive (AH10034)."""
+    if mpm == 'prefork':
+        pytest.skip('mod_http2 does not run under prefork (AH10034)')
+    name = f'{request.module.H2_NAME}-{mpm}'
+    h = Httpd(server_workdir(name), mpm=mpm, name=name, h2=True,
+              extra_conf=request.module.H2_CONF)
+    h.start()
+    yield h
+    h.stop()

@@ -277,6 +277,17 @@ def assert_failed_with(ws, code, what, timeout=TIMEOUT):
     return got, reason
 
 
+def fail_case(httpd, send, code, what, path='/echo', **kw):
+    """Connect to path (connect()'s keywords: kw), let send(ws) misbehave,
+    expect close code and the TCP close; then check that a fresh
+    connection still echoes. Returns what assert_failed_with did."""
+    with connect(httpd, path, **kw) as ws:
+        send(ws)
+        result = assert_failed_with(ws, code, what)
+    assert_echoes(httpd, path, what=f'after {what}')
+    return result
+
+
 def run(coro, timeout=60):
     """Run an asyncio coroutine to the end (websockets 10.4 has no sync
     client)."""
@@ -313,7 +324,7 @@ def wait_for(pred, timeout=TIMEOUT, interval=0.05):
 __all__ = ['Response', 'http_request', 'handshake_request', 'get', 'post',
            'server_status', 'handler_closes',
            'connect',
-           'refused', 'assert_echoes', 'assert_failed_with', 'run',
+           'refused', 'assert_echoes', 'assert_failed_with', 'fail_case', 'run',
            'ws_client', 'wait_for', 'new_key', 'first_diff',
            'describe_mismatch', 'accept_key', 'OP_CLOSE', 'TIMEOUT']
 
