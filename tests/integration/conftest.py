@@ -16,7 +16,7 @@ import pytest
 
 from httpd import Httpd
 from wsit import (integration_conf, ensure_test_module, write_htpasswd,
-                  TRANSPORTS, Via)
+                  assert_no_child_crashes, TRANSPORTS, Via)
 
 
 @pytest.fixture(scope='session')
@@ -30,9 +30,7 @@ def httpd(mpm, server_workdir):
     h.start()
     yield h
     h.stop()
-    crashes = [line for line in h.error_log_lines_since(0)
-               if 'AH00051' in line or 'AH00052' in line]
-    assert not crashes, f'{h!r}: child crashes:\n' + '\n'.join(crashes)
+    assert_no_child_crashes(h)
 
 
 @pytest.fixture(scope='session')

@@ -5,10 +5,11 @@ counts the inflated bytes) and compresses what it sends, within the agreed
 window and context takeover. Protocol violations fail the connection
 (1002, 1007, 1009) and close TCP; a fresh connection still echoes.
 
-Locations (conf/270_permessage_deflate.conf): /pmd-echo (On), /pmd-w10 (window 10),
-/pmd-small (limit 10000), /pmd-merge (On, window 11) with /pmd-merge/inner
-(inherits) and /pmd-merge/off (Off). /echo has the default: Off. Over
-HTTP/2 (RFC 8441) a server of its own (event and worker) serves /pmd-h2.
+Locations (conf/270_permessage_deflate.conf): /pmd-echo (On), /pmd-w10
+(window 10), /pmd-small (limit 10000), /pmd-merge (On, window 11) with
+/pmd-merge/inner (inherits) and /pmd-merge/off (Off). /echo has the
+default: Off. Over HTTP/2 (RFC 8441) a server of its own (event and
+worker) serves /pmd-h2.
 """
 
 import functools

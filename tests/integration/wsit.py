@@ -207,6 +207,27 @@ def server_status(httpd, path='/server-status?auto'):
     return out
 
 
+def child_crashes(h, mark=0):
+    """The lines of h's error log since mark that tell of a child's crash
+    (AH00051, AH00052)."""
+    return [line for line in h.error_log_lines_since(mark)
+            if 'AH00051' in line or 'AH00052' in line]
+
+
+def assert_no_child_crashes(h, mark=0):
+    """No child of h crashed since mark (by its error log)."""
+    crashes = child_crashes(h, mark)
+    assert not crashes, f'{h!r}: child crashes:\n' + '\n'.join(crashes)
+
+
+def ask(ws, text):
+    """Send text on a RawWS and return the text message that answers."""
+    ws.send_frame(OP_TEXT, text.encode())
+    got = ws.recv_message()
+    assert got is not None and got[0] == OP_TEXT, f'{text!r}: got {got!r}'
+    return got[1].decode()
+
+
 def handler_closes(h, mark):
     """The close codes the test handler (mod_websocket_test.c) saw since
     mark (it logs each)."""
@@ -322,9 +343,11 @@ def wait_for(pred, timeout=TIMEOUT, interval=0.05):
 
 
 __all__ = ['Response', 'http_request', 'handshake_request', 'get', 'post',
-           'server_status', 'handler_closes',
+           'server_status', 'handler_closes', 'child_crashes',
+           'assert_no_child_crashes', 'ask',
            'connect',
-           'refused', 'assert_echoes', 'assert_failed_with', 'fail_case', 'run',
+           'refused', 'assert_echoes', 'assert_failed_with', 'fail_case',
+           'run',
            'ws_client', 'wait_for', 'new_key', 'first_diff',
            'describe_mismatch', 'accept_key', 'OP_CLOSE', 'TIMEOUT']
 
