@@ -17,7 +17,7 @@ from h2ws import H2WS
 from httpd import load_config
 from wsraw import (RawWS, HandshakeError, OP_TEXT, OP_BINARY, OP_CLOSE,
                    OP_PING, OP_PONG, make_handshake_request, accept_key,
-                   TIMEOUT)
+                   headers_of, TIMEOUT)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -94,14 +94,7 @@ def _read_head(sock, data=b''):
     text = head.decode('latin-1')
     lines = text.split('\r\n')
     status = int(lines[0].split(' ', 2)[1])
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(':')
-        name = name.strip().lower()
-        value = value.strip()
-        headers[name] = (headers[name] + ', ' + value) if name in headers \
-            else value
-    return status, headers, rest, text
+    return status, headers_of(lines[1:]), rest, text
 
 
 def _read_body(sock, headers, rest, status, head_only):
@@ -315,6 +308,17 @@ def run(coro, timeout=60):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
+async def exchange(client, msgs):
+    """Open a websockets-style client (ws_client(), Via.client()), send
+    each of msgs and take the message that follows it; the list of those."""
+    async with client as ws:
+        out = []
+        for m in msgs:
+            await ws.send(m)
+            out.append(await ws.recv())
+        return out
+
+
 def ws_client(httpd, path='/echo', **kw):
     """websockets.connect() to httpd, no compression, no size limit, no
     keepalive pings (they would change what an idle test measures)."""
@@ -347,7 +351,7 @@ __all__ = ['Response', 'http_request', 'handshake_request', 'get', 'post',
            'assert_no_child_crashes', 'ask',
            'connect',
            'refused', 'assert_echoes', 'assert_failed_with', 'fail_case',
-           'run',
+           'run', 'exchange',
            'ws_client', 'wait_for', 'new_key', 'first_diff',
            'describe_mismatch', 'accept_key', 'OP_CLOSE', 'TIMEOUT']
 
