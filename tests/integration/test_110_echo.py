@@ -90,7 +90,7 @@ def test_ws_110_04_utf8_text(via):
     small = 'héllo wörld ✓ 𝄞 ∑ 日本語'
     large = ('é€𝄞a' * 20000)
 
-    got = run(exchange(via.client(), (small, large)))
+    got = run(exchange(via.client, (small, large)))
     assert got[0] == small, f'small UTF-8 text: {got[0]!r}'
     assert got[1] == large, 'large UTF-8 text: ' + describe_mismatch(
         got[1].encode(), large.encode())

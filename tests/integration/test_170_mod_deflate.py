@@ -50,6 +50,7 @@ def test_ws_170_01_raw_echo(httpd, path, opcode, size):
 @pytest.mark.parametrize('path', PATHS)
 def test_ws_170_02_websockets_client(httpd, path):
     msgs = ['x' * 50000, os.urandom(70000), bytes(70000), 'short']
-    got = run(exchange(ws_client(httpd, path, extra_headers=GZIP), msgs))
+    got = run(exchange(
+        lambda: ws_client(httpd, path, extra_headers=GZIP), msgs))
     for g, m in zip(got, msgs):
         assert g == m, f'{path}: echo of {type(m).__name__} {len(m)} differs'

@@ -308,10 +308,12 @@ def run(coro, timeout=60):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
-async def exchange(client, msgs):
-    """Open a websockets-style client (ws_client(), Via.client()), send
-    each of msgs and take the message that follows it; the list of those."""
-    async with client as ws:
+async def exchange(open_client, msgs):
+    """Open a websockets-style client by open_client() (ws_client,
+    Via.client: called in the coroutine, where websockets wants its event
+    loop), send each of msgs and take the message that follows it; the
+    list of those."""
+    async with open_client() as ws:
         out = []
         for m in msgs:
             await ws.send(m)
