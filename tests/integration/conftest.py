@@ -7,9 +7,10 @@ topic adds the locations it needs there. pytest groups the tests by MPM,
 so each server starts once and is stopped (and checked for crashes and
 leftover processes) when its MPM is done.
 
-``h2d`` is a server of a test module's own for HTTP/2: h2c with prior
-knowledge and WebSockets over HTTP/2 (RFC 8441), with the module's
-H2_CONF; event and worker only.
+``cfg`` is an Httpd of a test module's own that is never started: its
+configtest() checks configs. ``h2d`` is a server of a test module's own
+for HTTP/2: h2c with prior knowledge and WebSockets over HTTP/2 (RFC
+8441), with the module's H2_CONF; event and worker only.
 """
 
 import pytest
@@ -61,3 +62,10 @@ def h2d(request, mpm, server_workdir):
     h.start()
     yield h
     h.stop()
+
+
+@pytest.fixture(scope='module')
+def cfg(mpm, server_workdir):
+    """An Httpd that is never started: its configtest() checks configs."""
+    return Httpd(server_workdir(f'config-{mpm}'), mpm=mpm,
+                 name=f'config-{mpm}')

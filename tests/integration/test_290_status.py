@@ -12,7 +12,7 @@ import struct
 
 from httpd import Httpd
 from wsraw import OP_TEXT, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG
-from wsit import connect, get, server_status, wait_for, Via
+from wsit import connect, get, logged, server_status, wait_for, Via
 
 
 def status(httpd):
@@ -123,8 +123,7 @@ def test_ws_290_03b_slow_consumer_closes_are_not_drops(httpd):
     ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     try:
         ws.send_frame(OP_TEXT, b'push 20000 1000')
-        assert wait_for(lambda: any('WS00016' in line for line in
-                                    httpd.error_log_lines_since(mark))), \
+        assert wait_for(lambda: logged(httpd, mark, 'WS00016')), \
             'no slow-consumer close logged'
         assert wait_for(lambda: delta(before, status(httpd),
                                       'WebSocketSlowConsumerCloses') >= 1), \

@@ -15,8 +15,8 @@ import time
 import pytest
 
 from wsraw import OP_TEXT, OP_BINARY
-from wsit import (connect, handler_closes, server_status, wait_for, Via,
-                  TIMEOUT)
+from wsit import (connect, handler_closes, logged, server_status, wait_for,
+                  Via, TIMEOUT)
 
 
 def read_all_until_eof(ws, timeout):
@@ -65,8 +65,7 @@ def test_ws_302_01_slow_consumer_closed(httpd):
         ws.send_frame(OP_TEXT, b'push 20000 1000')
         failures = echo_round_trips(httpd)
         assert failures == [], f'echo clients suffered: {failures[:5]}'
-        assert wait_for(lambda: any('WS00016' in line for line in
-                                    httpd.error_log_lines_since(mark))), \
+        assert wait_for(lambda: logged(httpd, mark, 'WS00016')), \
             'no slow-consumer close logged'
         assert read_all_until_eof(ws, 20), \
             'the slow consumer\'s connection was never closed'
@@ -88,8 +87,7 @@ def test_ws_302_02_slow_consumer_closed_over_http2(httpd):
     try:
         ws.send_frame(OP_TEXT, b'push 20000 1000')
         assert echo_round_trips(httpd) == []
-        assert wait_for(lambda: any('WS00016' in line for line in
-                                    httpd.error_log_lines_since(mark))), \
+        assert wait_for(lambda: logged(httpd, mark, 'WS00016')), \
             'no slow-consumer close logged'
         assert wait_for(lambda: handler_closes(httpd, mark)), \
             'the WebSocket did not end'

@@ -10,12 +10,6 @@ import pytest
 from httpd import Httpd
 
 
-@pytest.fixture(scope='module')
-def cfg(mpm, server_workdir):
-    return Httpd(server_workdir(f'async-config-{mpm}'), mpm=mpm,
-                 name=f'async-config-{mpm}')
-
-
 BAD = [
     ('WebSocketMaxPendingOutput 0', 'WebSocketMaxPendingOutput'),
     ('WebSocketMaxPendingOutput 1X', 'WebSocketMaxPendingOutput'),

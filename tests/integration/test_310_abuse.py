@@ -34,7 +34,8 @@ from procs import children_of, status_kib
 from wsraw import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, RSV1,
                    HandshakeError, PerMessageDeflate, build_frame)
 from wsit import (Via, assert_echoes, assert_failed_with,
-                  assert_no_child_crashes, get, server_status, wait_for)
+                  assert_no_child_crashes, get, logged, server_status,
+                  wait_for)
 
 MiB = 1024 * 1024
 KiB = 1024
@@ -1019,8 +1020,7 @@ def test_ws_310_14_failed_open_no_close(via):
     with pytest.raises(HandshakeError) as e:
         via.connect('/t310/failopen', timeout=10)
     assert e.value.status == 500, f'a failed open answered {e.value.status}'
-    assert wait_for(lambda: any('WS00008' in line for line in
-                                h.error_log_lines_since(mark)), timeout=10), \
+    assert wait_for(lambda: logged(h, mark, 'WS00008'), timeout=10), \
         'the failed open (WS00008) was not logged'
     broken = [line for line in h.error_log_lines_since(mark)
               if 'failopen handler: called after a failed open' in line]

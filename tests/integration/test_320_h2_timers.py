@@ -21,7 +21,7 @@ import pytest
 from h2ws import H2WS
 from httpd import Httpd
 from wsraw import OP_TEXT
-from wsit import ensure_test_module, handler_closes, wait_for
+from wsit import ensure_test_module, handler_closes, logged, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -55,10 +55,6 @@ def h2srv(mpm, server_workdir):
     yield h
     h.stop()
     assert h.check_error_log(mark=0) == []
-
-
-def logged(h, mark, tag):
-    return any(tag in line for line in h.error_log_lines_since(mark))
 
 
 def stalled(h, path):

@@ -221,6 +221,12 @@ def ask(ws, text):
     return got[1].decode()
 
 
+def logged(h, mark, tag):
+    """A line of h's error log since mark has tag (a log number, a
+    phrase)."""
+    return any(tag in line for line in h.error_log_lines_since(mark))
+
+
 def handler_closes(h, mark):
     """The close codes the test handler (mod_websocket_test.c) saw since
     mark (it logs each)."""
@@ -349,7 +355,7 @@ def wait_for(pred, timeout=TIMEOUT, interval=0.05):
 
 
 __all__ = ['Response', 'http_request', 'handshake_request', 'get', 'post',
-           'server_status', 'handler_closes', 'child_crashes',
+           'server_status', 'logged', 'handler_closes', 'child_crashes',
            'assert_no_child_crashes', 'ask',
            'connect',
            'refused', 'assert_echoes', 'assert_failed_with', 'fail_case',
