@@ -6,13 +6,18 @@ its config is the default one of tests/lib/httpd.py (/echo, /increment,
 topic adds the locations it needs there. pytest groups the tests by MPM,
 so each server starts once and is stopped (and checked for crashes and
 leftover processes) when its MPM is done.
+
+``cfg`` is an Httpd of a test module's own that is never started: its
+configtest() checks configs. ``h2d`` is a server of a test module's own
+for HTTP/2: h2c with prior knowledge and WebSockets over HTTP/2 (RFC
+8441), with the module's H2_CONF; event and worker only.
 """
 
 import pytest
 
 from httpd import Httpd
 from wsit import (integration_conf, ensure_test_module, write_htpasswd,
-                  TRANSPORTS, Via)
+                  assert_no_child_crashes, TRANSPORTS, Via)
 
 
 @pytest.fixture(scope='session')
@@ -26,9 +31,7 @@ def httpd(mpm, server_workdir):
     h.start()
     yield h
     h.stop()
-    crashes = [line for line in h.error_log_lines_since(0)
-               if 'AH00051' in line or 'AH00052' in line]
-    assert not crashes, f'{h!r}: child crashes:\n' + '\n'.join(crashes)
+    assert_no_child_crashes(h)
 
 
 @pytest.fixture(scope='session')
@@ -43,3 +46,26 @@ def via(request, httpd):
     under prefork only over tcp (tests/conftest.py deselects the rest)."""
     return Via(httpd, request.param)
 
+
+
+@pytest.fixture(scope='module')
+def h2d(request, mpm, server_workdir):
+    """A server of the test module's own with h2c (prior knowledge) and
+    H2WebSockets on (Httpd h2=True), its extra config the module's H2_CONF
+    and its name the module's H2_NAME; not under prefork, where mod_http2
+    stays inactive (AH10034)."""
+    if mpm == 'prefork':
+        pytest.skip('mod_http2 does not run under prefork (AH10034)')
+    name = f'{request.module.H2_NAME}-{mpm}'
+    h = Httpd(server_workdir(name), mpm=mpm, name=name, h2=True,
+              extra_conf=request.module.H2_CONF)
+    h.start()
+    yield h
+    h.stop()
+
+
+@pytest.fixture(scope='module')
+def cfg(mpm, server_workdir):
+    """An Httpd that is never started: its configtest() checks configs."""
+    return Httpd(server_workdir(f'config-{mpm}'), mpm=mpm,
+                 name=f'config-{mpm}')

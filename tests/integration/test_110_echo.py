@@ -12,8 +12,8 @@ import time
 import pytest
 
 from wsraw import OP_TEXT, OP_BINARY, build_frame
-from wsit import (connect, assert_failed_with, run, describe_mismatch,
-                  assert_echoes)
+from wsit import (connect, assert_failed_with, exchange, run,
+                  describe_mismatch, assert_echoes)
 
 MiB = 1024 * 1024
 SIZES = [0, 1, 125, 126, 127, 65535, 65536, 16 * MiB]
@@ -90,14 +90,7 @@ def test_ws_110_04_utf8_text(via):
     small = 'héllo wörld ✓ 𝄞 ∑ 日本語'
     large = ('é€𝄞a' * 20000)
 
-    async def go():
-        async with via.client() as ws:
-            out = []
-            for m in (small, large):
-                await ws.send(m)
-                out.append(await ws.recv())
-            return out
-    got = run(go())
+    got = run(exchange(via.client, (small, large)))
     assert got[0] == small, f'small UTF-8 text: {got[0]!r}'
     assert got[1] == large, 'large UTF-8 text: ' + describe_mismatch(
         got[1].encode(), large.encode())

@@ -12,17 +12,7 @@ import pytest
 
 from wsraw import (OP_TEXT, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_CLOSE,
                    build_frame)
-from wsit import connect, assert_failed_with, assert_echoes
-
-
-def fail_case(via, send, code, what, path='/echo'):
-    """Connect to path, let send(ws) misbehave, expect close code and the
-    TCP close; then check that a fresh connection still echoes."""
-    with connect(via, path) as ws:
-        send(ws)
-        result = assert_failed_with(ws, code, what)
-    assert_echoes(via, path, what=f'after {what}')
-    return result
+from wsit import connect, assert_failed_with, fail_case
 
 
 def test_ws_130_01_unmasked(via):

@@ -5,15 +5,8 @@ refuses with NNN)."""
 import pytest
 
 from wsraw import OP_TEXT, OP_BINARY
-from wsit import (connect, refused, run, ws_client, http_request,
+from wsit import (ask, connect, refused, run, ws_client, http_request,
                   handshake_request, new_key)
-
-
-def ask(ws, text):
-    ws.send_frame(OP_TEXT, text.encode())
-    got = ws.recv_message()
-    assert got is not None and got[0] == OP_TEXT, f'{text!r}: got {got!r}'
-    return got[1].decode()
 
 
 @pytest.mark.parametrize('offered,chosen', [

@@ -4,16 +4,8 @@ Over every transport: HTTP/1.1, TLS, h2c and h2 (via)."""
 
 import pytest
 
-from wsraw import OP_TEXT
-from wsit import (connect, refused, get, http_request, handshake_request,
-                  basic, USERS, Via)
-
-
-def ask(ws, text):
-    ws.send_frame(OP_TEXT, text.encode())
-    got = ws.recv_message()
-    assert got is not None and got[0] == OP_TEXT, f'{text!r}: got {got!r}'
-    return got[1].decode()
+from wsit import (ask, connect, refused, get, http_request,
+                  handshake_request, basic, USERS, Via)
 
 
 @pytest.mark.expect_log('AH01630')     # client denied by server configuration

@@ -95,7 +95,7 @@ def test_ws_200_04_server_close(via, cmd, code, reason):
 def test_ws_200_05_server_close_unanswered(via):
     """The client never answers the server's close: the server closes TCP
     by itself (close handshake timeout: WebSocketCloseTimeout 1 on
-    /t300/close-wait, conf/300_async.conf)."""
+    /t300/close-wait, conf/300_timeouts.conf)."""
     with connect(via, '/t300/close-wait') as ws:
         ws.send_frame(OP_TEXT, b'close 4001 no answer')
         assert ws.expect_close() == (4001, b'no answer'), \

@@ -8,13 +8,6 @@ import pytest
 from httpd import Httpd
 
 
-@pytest.fixture(scope='module')
-def cfg(mpm, server_workdir):
-    """An Httpd that is never started: its configtest() checks configs."""
-    return Httpd(server_workdir(f'config-{mpm}'), mpm=mpm,
-                 name=f'config-{mpm}')
-
-
 def location(*lines):
     body = '\n'.join(f'    {line}' for line in lines)
     return f'<Location /x>\n{body}\n</Location>\n'

@@ -9,32 +9,18 @@ worker."""
 import pytest
 
 from h2ws import H2WS
-from httpd import Httpd
 from wsraw import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
                    HandshakeError, build_frame)
 from wsit import assert_failed_with
 
+# The h2d fixture (conftest.py): a server of this module's own.
+H2_NAME = 'h2'
 H2_CONF = '''
-LoadModule http2_module "/usr/lib/apache2/modules/mod_http2.so"
-Protocols h2c http/1.1
-H2Direct on
-H2WebSockets on
 <Location /h2small>
     WebSocketHandler echo
     WebSocketMaxMessageSize 1000
 </Location>
 '''
-
-
-@pytest.fixture(scope='module')
-def h2d(mpm, server_workdir):
-    if mpm == 'prefork':
-        pytest.skip('mod_http2 does not run under prefork (AH10034)')
-    h = Httpd(server_workdir(f'h2-{mpm}'), mpm=mpm, extra_conf=H2_CONF,
-              name=f'h2-{mpm}')
-    h.start()
-    yield h
-    h.stop()
 
 
 def connect(h, path='/echo', **kw):

@@ -12,7 +12,7 @@ import struct
 
 from httpd import Httpd
 from wsraw import OP_TEXT, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG
-from wsit import connect, get, server_status, wait_for, Via
+from wsit import connect, get, logged, server_status, wait_for, Via
 
 
 def status(httpd):
@@ -94,7 +94,7 @@ def test_ws_290_03_slow_consumer_drops(httpd):
     (WebSocketSlowConsumer drop): the page counts them."""
     mark = httpd.mark()
     before = status(httpd)
-    ws = connect(httpd, '/t300/slow-drop')
+    ws = connect(httpd, '/t302/slow-drop')
     ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     try:
         ws.send_frame(OP_TEXT, b'push 20000 1000')
@@ -119,12 +119,11 @@ def test_ws_290_03b_slow_consumer_closes_are_not_drops(httpd):
     WebSocket: the close is counted, not a drop."""
     mark = httpd.mark()
     before = status(httpd)
-    ws = connect(httpd, '/t300/slow-close')
+    ws = connect(httpd, '/t302/slow-close')
     ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     try:
         ws.send_frame(OP_TEXT, b'push 20000 1000')
-        assert wait_for(lambda: any('WS00016' in line for line in
-                                    httpd.error_log_lines_since(mark))), \
+        assert wait_for(lambda: logged(httpd, mark, 'WS00016')), \
             'no slow-consumer close logged'
         assert wait_for(lambda: delta(before, status(httpd),
                                       'WebSocketSlowConsumerCloses') >= 1), \

@@ -33,7 +33,8 @@ from httpd import Httpd
 from procs import children_of, status_kib
 from wsraw import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, RSV1,
                    HandshakeError, PerMessageDeflate, build_frame)
-from wsit import (Via, assert_echoes, assert_failed_with, get, server_status,
+from wsit import (Via, assert_echoes, assert_failed_with,
+                  assert_no_child_crashes, get, logged, server_status,
                   wait_for)
 
 MiB = 1024 * 1024
@@ -636,9 +637,7 @@ def start_chat(mpm, server_workdir, name, conf):
 
 def stop_chat(h):
     h.stop()
-    crashes = [line for line in h.error_log_lines_since(0)
-               if 'AH00051' in line or 'AH00052' in line]
-    assert not crashes, f'{h!r}: child crashes:\n' + '\n'.join(crashes)
+    assert_no_child_crashes(h)
 
 
 @pytest.fixture(scope='module')
@@ -909,9 +908,7 @@ def test_ws_310_11_sethandler_without_handler(via, where, expect_log):
             'no error-log line names WebSocketHandler:\n' + \
             '\n'.join(h.error_log_lines_since(mark)[-10:])
         victim.round_trip(f'after the requests to {path}')
-        crashes = [line for line in h.error_log_lines_since(mark)
-                   if 'AH00051' in line or 'AH00052' in line]
-        assert not crashes, '\n'.join(crashes)
+        assert_no_child_crashes(h, mark)
     finally:
         victim.close()
 
@@ -1023,8 +1020,7 @@ def test_ws_310_14_failed_open_no_close(via):
     with pytest.raises(HandshakeError) as e:
         via.connect('/t310/failopen', timeout=10)
     assert e.value.status == 500, f'a failed open answered {e.value.status}'
-    assert wait_for(lambda: any('WS00008' in line for line in
-                                h.error_log_lines_since(mark)), timeout=10), \
+    assert wait_for(lambda: logged(h, mark, 'WS00008'), timeout=10), \
         'the failed open (WS00008) was not logged'
     broken = [line for line in h.error_log_lines_since(mark)
               if 'failopen handler: called after a failed open' in line]

@@ -11,7 +11,6 @@ stream must then end cleanly for a client that reads again. Event and
 worker; mod_http2 does not run under prefork."""
 
 import os
-import re
 import socket
 import threading
 import time
@@ -22,7 +21,7 @@ import pytest
 from h2ws import H2WS
 from httpd import Httpd
 from wsraw import OP_TEXT
-from wsit import ensure_test_module, wait_for
+from wsit import ensure_test_module, handler_closes, logged, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -56,16 +55,6 @@ def h2srv(mpm, server_workdir):
     yield h
     h.stop()
     assert h.check_error_log(mark=0) == []
-
-
-def handler_closes(h, mark):
-    """The close codes the test handler saw since mark (it logs each)."""
-    return [int(m.group(1)) for line in h.error_log_lines_since(mark)
-            for m in [re.search(r'test handler: close (\d+)', line)] if m]
-
-
-def logged(h, mark, tag):
-    return any(tag in line for line in h.error_log_lines_since(mark))
 
 
 def stalled(h, path):

@@ -13,8 +13,8 @@ import pytest
 from httpd import Httpd
 from procs import children_of, status_kib
 from wsraw import OP_BINARY, OP_TEXT
-from wsit import (basic, connect, get, integration_conf, post, refused,
-                  server_status, wait_for, write_htpasswd)
+from wsit import (basic, connect, get, integration_conf, logged, post,
+                  refused, server_status, wait_for, write_htpasswd)
 
 
 def published(r):
@@ -145,8 +145,7 @@ def test_ws_350_06_slow_subscriber_cut_off_others_served(httpd):
             assert data.startswith(b'%d ' % got), (got, data[:20])
             got += 1
         assert got == 400
-        assert wait_for(lambda: any('WS00016' in line for line in
-                                    httpd.error_log_lines_since(mark)),
+        assert wait_for(lambda: logged(httpd, mark, 'WS00016'),
                         timeout=10), 'the slow subscriber was not closed'
         assert slow.tcp_closed(10)
     finally:

@@ -35,7 +35,8 @@ import websockets
 from httpd import Httpd, _children_of
 from rabbitmq import RabbitMQ
 from testca import make_ca
-from wsit import basic, get, server_status, wait_for, write_htpasswd
+from wsit import (assert_no_child_crashes, basic, get, server_status,
+                  wait_for, write_htpasswd)
 from wsit import post as wsit_post
 
 # Only the event MPM: two children that each hold many idle WebSockets.
@@ -137,10 +138,7 @@ def servers(broker, server_workdir):
     finally:
         for h in made:
             h.stop()
-            crashes = [line for line in h.error_log_lines_since(0)
-                       if 'AH00051' in line or 'AH00052' in line]
-            assert not crashes, f'{h!r}: child crashes:\n' + \
-                '\n'.join(crashes)
+            assert_no_child_crashes(h)
 
 
 @pytest.fixture(autouse=True)
@@ -1198,6 +1196,5 @@ def test_ws_360_12_stop_with_a_hung_broker(broker, server_workdir):
         broker.thaw()
         e.stop(check=False)
     assert took < 10, f'stop took {took:.1f}s'
-    assert not [line for line in e.error_log_lines_since(0)
-                if 'AH00051' in line or 'AH00052' in line]
+    assert_no_child_crashes(e)
     assert broker.accepts_amqp()

@@ -6,6 +6,7 @@ import base64
 import collections
 import glob
 import os
+import re
 import socket
 import subprocess
 import time
@@ -16,7 +17,7 @@ from h2ws import H2WS
 from httpd import load_config
 from wsraw import (RawWS, HandshakeError, OP_TEXT, OP_BINARY, OP_CLOSE,
                    OP_PING, OP_PONG, make_handshake_request, accept_key,
-                   TIMEOUT)
+                   headers_of, TIMEOUT)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -93,14 +94,7 @@ def _read_head(sock, data=b''):
     text = head.decode('latin-1')
     lines = text.split('\r\n')
     status = int(lines[0].split(' ', 2)[1])
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(':')
-        name = name.strip().lower()
-        value = value.strip()
-        headers[name] = (headers[name] + ', ' + value) if name in headers \
-            else value
-    return status, headers, rest, text
+    return status, headers_of(lines[1:]), rest, text
 
 
 def _read_body(sock, headers, rest, status, head_only):
@@ -206,6 +200,40 @@ def server_status(httpd, path='/server-status?auto'):
     return out
 
 
+def child_crashes(h, mark=0):
+    """The lines of h's error log since mark that tell of a child's crash
+    (AH00051, AH00052)."""
+    return [line for line in h.error_log_lines_since(mark)
+            if 'AH00051' in line or 'AH00052' in line]
+
+
+def assert_no_child_crashes(h, mark=0):
+    """No child of h crashed since mark (by its error log)."""
+    crashes = child_crashes(h, mark)
+    assert not crashes, f'{h!r}: child crashes:\n' + '\n'.join(crashes)
+
+
+def ask(ws, text):
+    """Send text on a RawWS and return the text message that answers."""
+    ws.send_frame(OP_TEXT, text.encode())
+    got = ws.recv_message()
+    assert got is not None and got[0] == OP_TEXT, f'{text!r}: got {got!r}'
+    return got[1].decode()
+
+
+def logged(h, mark, tag):
+    """A line of h's error log since mark has tag (a log number, a
+    phrase)."""
+    return any(tag in line for line in h.error_log_lines_since(mark))
+
+
+def handler_closes(h, mark):
+    """The close codes the test handler (mod_websocket_test.c) saw since
+    mark (it logs each)."""
+    return [int(m.group(1)) for line in h.error_log_lines_since(mark)
+            for m in [re.search(r'test handler: close (\d+)', line)] if m]
+
+
 def connect(httpd, path='/echo', **kw):
     """A RawWS on httpd (127.0.0.1), or through a Via."""
     if isinstance(httpd, Via):
@@ -269,10 +297,34 @@ def assert_failed_with(ws, code, what, timeout=TIMEOUT):
     return got, reason
 
 
+def fail_case(httpd, send, code, what, path='/echo', **kw):
+    """Connect to path (connect()'s keywords: kw), let send(ws) misbehave,
+    expect close code and the TCP close; then check that a fresh
+    connection still echoes. Returns what assert_failed_with did."""
+    with connect(httpd, path, **kw) as ws:
+        send(ws)
+        result = assert_failed_with(ws, code, what)
+    assert_echoes(httpd, path, what=f'after {what}')
+    return result
+
+
 def run(coro, timeout=60):
     """Run an asyncio coroutine to the end (websockets 10.4 has no sync
     client)."""
     return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+async def exchange(open_client, msgs):
+    """Open a websockets-style client by open_client() (ws_client,
+    Via.client: called in the coroutine, where websockets wants its event
+    loop), send each of msgs and take the message that follows it; the
+    list of those."""
+    async with open_client() as ws:
+        out = []
+        for m in msgs:
+            await ws.send(m)
+            out.append(await ws.recv())
+        return out
 
 
 def ws_client(httpd, path='/echo', **kw):
@@ -303,9 +355,11 @@ def wait_for(pred, timeout=TIMEOUT, interval=0.05):
 
 
 __all__ = ['Response', 'http_request', 'handshake_request', 'get', 'post',
-           'server_status',
+           'server_status', 'logged', 'handler_closes', 'child_crashes',
+           'assert_no_child_crashes', 'ask',
            'connect',
-           'refused', 'assert_echoes', 'assert_failed_with', 'run',
+           'refused', 'assert_echoes', 'assert_failed_with', 'fail_case',
+           'run', 'exchange',
            'ws_client', 'wait_for', 'new_key', 'first_diff',
            'describe_mismatch', 'accept_key', 'OP_CLOSE', 'TIMEOUT']
 

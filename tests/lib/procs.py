@@ -41,3 +41,19 @@ def status_kib(pid, key='VmRSS'):
     except OSError:
         return None
     return int(m.group(1)) if m else None
+
+
+def server_children(h):
+    """PIDs (a set) of the live children of server h's main process."""
+    return set(children_of(h.pid))
+
+
+def children_kib(ppid, key='VmRSS'):
+    """{pid: a size line of its /proc/PID/status in KiB} of the live
+    children of ppid (one gone meanwhile is left out)."""
+    out = {}
+    for pid in children_of(ppid):
+        kib = status_kib(pid, key)
+        if kib is not None:
+            out[pid] = kib
+    return out

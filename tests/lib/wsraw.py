@@ -103,6 +103,19 @@ def _header_items(headers):
     return list(headers)
 
 
+def headers_of(lines):
+    """The header lines of an HTTP head (str, without the status line) as a
+    dict: lower-case names, the values of a repeated name joined by ', '."""
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(':')
+        name = name.strip().lower()
+        value = value.strip()
+        headers[name] = (headers[name] + ', ' + value
+                         if name in headers else value)
+    return headers
+
+
 def make_handshake_request(path, host, key=None, version='13',
                            upgrade='websocket', connection='Upgrade',
                            method='GET', http='HTTP/1.1', extra_headers=None):
@@ -247,14 +260,7 @@ class RawWS:
         except (IndexError, ValueError):
             raise HandshakeError(None, {}, data,
                                  f'bad status line {lines[0]!r}') from None
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(':')
-            name = name.strip().lower()
-            value = value.strip()
-            headers[name] = (headers[name] + ', ' + value
-                             if name in headers else value)
-        return status, headers, rest
+        return status, headers_of(lines[1:]), rest
 
     @staticmethod
     def _read_body(sock, headers, rest):

@@ -5,16 +5,16 @@ counts the inflated bytes) and compresses what it sends, within the agreed
 window and context takeover. Protocol violations fail the connection
 (1002, 1007, 1009) and close TCP; a fresh connection still echoes.
 
-Locations (conf/270_deflate.conf): /pmd-echo (On), /pmd-w10 (window 10),
-/pmd-small (limit 10000), /pmd-merge (On, window 11) with /pmd-merge/inner
-(inherits) and /pmd-merge/off (Off). /echo has the default: Off. Over
-HTTP/2 (RFC 8441) a server of its own (event and worker) serves /pmd-h2.
+Locations (conf/270_permessage_deflate.conf): /pmd-echo (On), /pmd-w10
+(window 10), /pmd-small (limit 10000), /pmd-merge (On, window 11) with
+/pmd-merge/inner (inherits) and /pmd-merge/off (Off). /echo has the
+default: Off. Over HTTP/2 (RFC 8441) a server of its own (event and
+worker) serves /pmd-h2.
 """
 
 import functools
 import os
 import random
-import re
 import select
 import zlib
 
@@ -23,9 +23,10 @@ from websockets.extensions.permessage_deflate import \
     ClientPerMessageDeflateFactory
 
 from h2ws import H2WS
-from httpd import Httpd
+from procs import children_kib
 from wsraw import (OP_TEXT, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_CLOSE,
                    RSV1, PerMessageDeflate, parse_extensions, build_frame)
+import wsit
 from wsit import (connect, assert_failed_with, assert_echoes, run, ws_client,
                   describe_mismatch, TIMEOUT)
 
@@ -117,44 +118,19 @@ def fail_case(httpd, send, code, what, path='/pmd-echo', offer=PMD):
     """Connect to path offering ``offer``, let send(ws, pmd) misbehave
     (pmd: the agreed PerMessageDeflate or None), expect close ``code`` and
     the TCP close; then fresh connections still echo, plain and
-    compressed."""
-    with connect(httpd, path, extensions=offer) as ws:
-        pmd = PerMessageDeflate.from_response(ws.response_headers)
-        send(ws, pmd)
-        result = assert_failed_with(ws, code, what)
-    assert_echoes(httpd, path, what=f'after {what}')
+    compressed (wsit.fail_case, and assert_pmd_echoes)."""
+    result = wsit.fail_case(
+        httpd, lambda ws: send(ws, PerMessageDeflate.from_response(
+            ws.response_headers)),
+        code, what, path, extensions=offer)
     if path not in DEFLATE_OFF:
         assert_pmd_echoes(httpd, path, what=f'after {what}')
     return result
 
 
-def children(ppid):
-    """PIDs of the processes whose parent is ppid."""
-    kids = []
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open(f'/proc/{entry}/stat') as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            if stat[stat.rfind(')') + 2:].split()[1] == str(ppid):
-                kids.append(int(entry))
-    return kids
-
-
 def peak_rss_kib(httpd):
     """{pid: VmHWM (peak resident set, KiB)} of the server's children."""
-    peaks = {}
-    for pid in children(httpd.pid):
-        try:
-            with open(f'/proc/{pid}/status') as f:
-                m = re.search(r'^VmHWM:\s+(\d+) kB', f.read(), re.M)
-        except OSError:
-            continue
-        if m:
-            peaks[pid] = int(m.group(1))
-    return peaks
+    return children_kib(httpd.pid, 'VmHWM')
 
 
 def assert_no_memory_blowup(httpd, before, what, limit_kib=2 * 1024):
@@ -614,17 +590,8 @@ def test_ws_270_26_server_no_context_takeover_honoured(httpd):
 
 
 def rss_kib(httpd):
-    """Sum of VmRSS (KiB) over the server's children, by PID."""
-    total = {}
-    for pid in children(httpd.pid):
-        try:
-            with open(f'/proc/{pid}/status') as f:
-                m = re.search(r'^VmRSS:\s+(\d+) kB', f.read(), re.M)
-        except OSError:
-            continue
-        if m:
-            total[pid] = int(m.group(1))
-    return total
+    """VmRSS (KiB) of each of the server's children, by PID."""
+    return children_kib(httpd.pid)
 
 
 def test_ws_270_27_no_leak(httpd):
@@ -859,30 +826,16 @@ def test_ws_270_40_fail_fast_in_frame(httpd, what, payload, sent, code,
 
 # -- 5: over HTTP/2 (RFC 8441) ------------------------------------------------
 
+# The h2d fixture (conftest.py): a server of this module's own (not under
+# prefork: mod_http2 stays inactive there, AH10034).
+H2_NAME = 'h2-pmd'
 H2_CONF = '''
-LoadModule http2_module "/usr/lib/apache2/modules/mod_http2.so"
-Protocols h2c http/1.1
-H2Direct on
-H2WebSockets on
 <Location /pmd-h2>
     WebSocketHandler echo
     WebSocketDeflate On
     WebSocketMaxMessageSize 10000
 </Location>
 '''
-
-
-@pytest.fixture(scope='module')
-def h2d(mpm, server_workdir):
-    """A server with h2c and WebSockets over HTTP/2 (not under prefork:
-    mod_http2 stays inactive there, AH10034)."""
-    if mpm == 'prefork':
-        pytest.skip('mod_http2 does not run under prefork (AH10034)')
-    h = Httpd(server_workdir(f'h2-pmd-{mpm}'), mpm=mpm, extra_conf=H2_CONF,
-              name=f'h2-pmd-{mpm}')
-    h.start()
-    yield h
-    h.stop()
 
 
 def test_ws_270_50_http2(h2d):

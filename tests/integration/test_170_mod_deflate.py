@@ -1,13 +1,14 @@
 """170: mod_deflate configured on a WebSocket location (SetOutputFilter,
 AddOutputFilterByType) and a client that accepts gzip: the frames are
-never compressed by mod_deflate (conf/170_deflate.conf)."""
+never compressed by mod_deflate (conf/170_mod_deflate.conf)."""
 
 import os
 
 import pytest
 
 from wsraw import OP_TEXT, OP_BINARY
-from wsit import connect, run, ws_client, describe_mismatch, get
+from wsit import (connect, exchange, run, ws_client, describe_mismatch,
+                  get)
 
 GZIP = {'Accept-Encoding': 'gzip, deflate'}
 PATHS = ['/deflate', '/deflate-bytype']
@@ -49,14 +50,7 @@ def test_ws_170_01_raw_echo(httpd, path, opcode, size):
 @pytest.mark.parametrize('path', PATHS)
 def test_ws_170_02_websockets_client(httpd, path):
     msgs = ['x' * 50000, os.urandom(70000), bytes(70000), 'short']
-
-    async def go():
-        async with ws_client(httpd, path, extra_headers=GZIP) as ws:
-            out = []
-            for m in msgs:
-                await ws.send(m)
-                out.append(await ws.recv())
-            return out
-    got = run(go())
+    got = run(exchange(
+        lambda: ws_client(httpd, path, extra_headers=GZIP), msgs))
     for g, m in zip(got, msgs):
         assert g == m, f'{path}: echo of {type(m).__name__} {len(m)} differs'

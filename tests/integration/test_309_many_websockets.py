@@ -1,0 +1,49 @@
+"""309: many WebSockets on few threads (issue 3): the event MPM's I/O
+threads hold 2,000 open WebSockets on one child of 4 request threads
+(worker and prefork hold a thread per WebSocket by design: skipped)."""
+
+import struct
+
+import pytest
+
+from httpd import Httpd
+from procs import server_children
+from wsraw import OP_BINARY, OP_CLOSE
+from wsit import connect
+
+
+def test_ws_309_01_two_thousand_on_four_threads(mpm, server_workdir):
+    """2,000 WebSockets open at once, each echoing its own message, on one
+    child with 4 request threads: only possible without a thread each."""
+    if mpm != 'event':
+        pytest.skip('the async runner is the event MPM\'s; worker and '
+                    'prefork hold a thread per WebSocket by design')
+    h = Httpd(server_workdir('async-2000'), mpm='event', name='async-2000',
+              extra_conf="""
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 4
+MaxRequestWorkers 4
+AsyncRequestWorkerFactor 1000
+ListenBacklog 4096
+""")
+    h.start()
+    sockets = []
+    try:
+        for i in range(2000):
+            sockets.append(connect(h, '/echo', timeout=10))
+        assert len(server_children(h)) == 1, \
+            'more than one child served them'
+        for i, ws in enumerate(sockets):
+            ws.send_frame(OP_BINARY, b'ws %d' % i)
+        for i, ws in enumerate(sockets):
+            assert ws.recv_message(timeout=20) == (OP_BINARY, b'ws %d' % i), \
+                f'socket {i}'
+        for i, ws in enumerate(sockets):
+            ws.send_frame(OP_CLOSE, struct.pack('!H', 1000))
+        for i, ws in enumerate(sockets):
+            assert ws.expect_close(timeout=20) == (1000, b''), f'socket {i}'
+    finally:
+        for ws in sockets:
+            ws.close_socket()
+        h.stop(timeout=10)
