@@ -23,12 +23,4 @@ static void echo_register_hooks(apr_pool_t *p)
                          WEBSOCKET_PROVIDER_VERSION, &echo_handler);
 }
 
-AP_DECLARE_MODULE(websocket_echo) = {
-    STANDARD20_MODULE_STUFF,
-    NULL,                       /* create per-directory config */
-    NULL,                       /* merge per-directory config */
-    NULL,                       /* create per-server config */
-    NULL,                       /* merge per-server config */
-    NULL,                       /* directives */
-    echo_register_hooks         /* register hooks */
-};
+WEBSOCKET_HANDLER_MODULE(websocket_echo, echo_register_hooks);

@@ -169,12 +169,4 @@ static void increment_register_hooks(apr_pool_t *p)
     ap_hook_child_init(increment_child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
-module AP_MODULE_DECLARE_DATA websocket_increment_module = {
-    STANDARD20_MODULE_STUFF,
-    NULL,                       /* create per-directory config */
-    NULL,                       /* merge per-directory config */
-    NULL,                       /* create per-server config */
-    NULL,                       /* merge per-server config */
-    NULL,                       /* directives */
-    increment_register_hooks    /* register hooks */
-};
+WEBSOCKET_HANDLER_MODULE(websocket_increment, increment_register_hooks);

@@ -81,12 +81,4 @@ static void pubsub_register_hooks(apr_pool_t *p)
                          WEBSOCKET_PROVIDER_VERSION, &pubsub_handler);
 }
 
-module AP_MODULE_DECLARE_DATA websocket_pubsub_module = {
-    STANDARD20_MODULE_STUFF,
-    NULL,                       /* create per-directory config */
-    NULL,                       /* merge per-directory config */
-    NULL,                       /* create per-server config */
-    NULL,                       /* merge per-server config */
-    NULL,                       /* directives */
-    pubsub_register_hooks       /* register hooks */
-};
+WEBSOCKET_HANDLER_MODULE(websocket_pubsub, pubsub_register_hooks);

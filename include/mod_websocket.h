@@ -41,6 +41,19 @@
  */
 #define WEBSOCKET_LOGNO(n) "WS" #n ": "
 
+/**
+ * The module record of a handler module without directives of its own:
+ * WEBSOCKET_HANDLER_MODULE(websocket_echo, echo_register_hooks) declares
+ * websocket_echo_module, whose register_hooks registers its provider (a
+ * module that logs says APLOG_USE_MODULE(websocket_echo) before).
+ */
+#define WEBSOCKET_HANDLER_MODULE(name, register_hooks)  \
+    module AP_MODULE_DECLARE_DATA name##_module = {     \
+        STANDARD20_MODULE_STUFF,                        \
+        NULL, NULL, NULL, NULL, NULL,                   \
+        register_hooks                                  \
+    }
+
 /** Kinds of data message (the RFC 6455 opcodes). */
 typedef enum {
     WEBSOCKET_TEXT   = 1,

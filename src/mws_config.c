@@ -276,26 +276,6 @@ static const char *mws_conf_set_handler(cmd_parms *cmd, void *dconf,
                         name, known);
 }
 
-static const char *mws_conf_set_origin_check(cmd_parms *cmd, void *dconf,
-                                             const char *arg)
-{
-    mws_dir_conf *conf = dconf;
-
-    if (!strcasecmp(arg, "Same")) {
-        conf->origin_check = MWS_ORIGIN_SAME;
-    }
-    else if (!strcasecmp(arg, "Trusted")) {
-        conf->origin_check = MWS_ORIGIN_TRUSTED;
-    }
-    else if (!strcasecmp(arg, "Off")) {
-        conf->origin_check = MWS_ORIGIN_OFF;
-    }
-    else {
-        return "WebSocketOriginCheck must be Same, Trusted or Off";
-    }
-    return NULL;
-}
-
 static const char *mws_conf_add_trusted(cmd_parms *cmd, void *dconf,
                                         const char *arg)
 {
@@ -317,6 +297,40 @@ static const char *mws_conf_add_trusted(cmd_parms *cmd, void *dconf,
  * takes it: its offset is the command's info. */
 #define MWS_DIR_SLOT(cmd, dconf, type) \
     ((type *)((char *)(dconf) + (apr_size_t)(cmd)->info))
+
+/* A directive that takes one of a few keywords (any case): the index of
+ * the keyword, an enum's value, goes into its int field. Its cmd->info. */
+typedef struct {
+    apr_size_t offset;                  /* of the field in mws_dir_conf */
+    const char *const *keywords;        /* in the enum's order; NULL ends */
+    const char *error;
+} mws_keyword_slot;
+
+static const char *const origin_checks[] = { "Same", "Trusted", "Off", NULL };
+static const mws_keyword_slot origin_check_slot = {
+    APR_OFFSETOF(mws_dir_conf, origin_check), origin_checks,
+    "WebSocketOriginCheck must be Same, Trusted or Off"
+};
+static const char *const slow_consumers[] = { "close", "drop", NULL };
+static const mws_keyword_slot slow_consumer_slot = {
+    APR_OFFSETOF(mws_dir_conf, slow_consumer), slow_consumers,
+    "WebSocketSlowConsumer must be close or drop"
+};
+
+static const char *mws_conf_set_keyword_slot(cmd_parms *cmd, void *dconf,
+                                             const char *arg)
+{
+    const mws_keyword_slot *slot = cmd->info;
+    int i;
+
+    for (i = 0; slot->keywords[i]; ++i) {
+        if (!strcasecmp(arg, slot->keywords[i])) {
+            *(int *)((char *)dconf + slot->offset) = i;
+            return NULL;
+        }
+    }
+    return slot->error;
+}
 
 /* A size (parse_size()) into the apr_off_t field at cmd->info. */
 static const char *mws_conf_set_size_slot(cmd_parms *cmd, void *dconf,
@@ -346,23 +360,6 @@ static const char *mws_conf_set_deflate_window(cmd_parms *cmd, void *dconf,
                APR_STRINGIFY(WS_DEFLATE_WBITS_MAX);
     }
     ((mws_dir_conf *)dconf)->deflate_window_bits = (int)bits;
-    return NULL;
-}
-
-static const char *mws_conf_set_slow_consumer(cmd_parms *cmd, void *dconf,
-                                              const char *arg)
-{
-    mws_dir_conf *conf = dconf;
-
-    if (!strcasecmp(arg, "close")) {
-        conf->slow_consumer = MWS_SLOW_CLOSE;
-    }
-    else if (!strcasecmp(arg, "drop")) {
-        conf->slow_consumer = MWS_SLOW_DROP;
-    }
-    else {
-        return "WebSocketSlowConsumer must be close or drop";
-    }
     return NULL;
 }
 
@@ -500,7 +497,8 @@ const command_rec mws_config_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "the name of the handler (provided by a LoadModule'd "
                   "handler module) that serves WebSocket upgrades here"),
-    AP_INIT_TAKE1("WebSocketOriginCheck", mws_conf_set_origin_check, NULL,
+    AP_INIT_TAKE1("WebSocketOriginCheck", mws_conf_set_keyword_slot,
+                  (void *)&origin_check_slot,
                   RSRC_CONF | ACCESS_CONF,
                   "Same (default), Trusted or Off: which Origin headers "
                   "may open a WebSocket"),
@@ -534,7 +532,8 @@ const command_rec mws_config_cmds[] = {
                   "unsent bytes per WebSocket (K/M/G allowed; default 1M) "
                   "above which its client is not read and pushes to it "
                   "follow WebSocketSlowConsumer"),
-    AP_INIT_TAKE1("WebSocketSlowConsumer", mws_conf_set_slow_consumer, NULL,
+    AP_INIT_TAKE1("WebSocketSlowConsumer", mws_conf_set_keyword_slot,
+                  (void *)&slow_consumer_slot,
                   RSRC_CONF | ACCESS_CONF,
                   "close (default: close with 1008) or drop (drop the "
                   "message): what a push to a WebSocket over "

@@ -8,6 +8,7 @@
 #include "mod_websocket.h"
 #include "ws_deflate.h"
 
+/* Their values are the keywords' places in mws_config.c's lists. */
 typedef enum {
     MWS_ORIGIN_SAME,       /* Origin must name this server (default) */
     MWS_ORIGIN_TRUSTED,    /* ... or one of WebSocketTrustedOrigin */
