@@ -613,9 +613,16 @@ static int read_input(mws_conn *wc)
             rv = ap_get_brigade(c->input_filters, wc->bb_in,
                                 AP_MODE_READBYTES, APR_NONBLOCK_READ,
                                 MWS_READ_SIZE);
-            if (APR_STATUS_IS_EAGAIN(rv) && wc->may_direct) {
-                /* The core holds no more of what the client sent. */
+            if (wc->may_direct && (APR_STATUS_IS_EAGAIN(rv)
+                                   || (rv == APR_SUCCESS
+                                       && APR_BRIGADE_EMPTY(wc->bb_in)))) {
+                /* The core found the socket empty (a non-blocking read
+                 * that would wait is an empty brigade to it): it holds no
+                 * more of what the client sent. */
                 wc->direct = ap_get_conn_socket(c);
+                ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, c,
+                              MWS_CONN_FMT "reads its socket itself now",
+                              wc->pub.id);
             }
         }
         if (APR_STATUS_IS_EAGAIN(rv)

@@ -10,6 +10,8 @@ import signal
 import socket
 import struct
 
+import pytest
+
 from httpd import Httpd
 from wsraw import OP_TEXT, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG
 from wsit import connect, get, logged, server_status, wait_for, Via
@@ -206,5 +208,35 @@ def test_ws_290_05_trace3_shows_frames(server_workdir):
             any(w in line for line in h.error_log_lines_since(0))
             for w in want)), \
             [line for line in h.error_log_lines_since(0) if 'frame' in line]
+    finally:
+        h.stop()
+
+
+def test_ws_290_06_plain_websocket_reads_its_socket_itself(server_workdir,
+                                                           mpm):
+    """Under the event MPM a plain WebSocket's I/O thread reads the socket
+    into its own buffer once the core holds nothing more (trace1 says
+    so), a TLS one goes on through mod_ssl; both then take a 1 MiB
+    message byte-exact, and mod_logio's %I still counts what came in."""
+    if mpm != 'event':
+        pytest.skip('I/O threads are the event MPM\'s')
+    h = Httpd(server_workdir('direct'), loglevel='info websocket:trace1',
+              name='direct', mpm='event', tls=True)
+    h.start()
+    try:
+        big = os.urandom(1 << 20)
+        for via in (Via(h, 'tcp'), Via(h, 'tls')):
+            tag = f't290-06-{via.name}'
+            with via.connect('/echo', headers={'X-Test-Id': tag}) as ws:
+                ws.send_frame(OP_TEXT, b'first')
+                assert ws.recv_message() == (OP_TEXT, b'first')
+                ws.send_frame(OP_BINARY, big)
+                assert ws.recv_message() == (OP_BINARY, big)
+                assert ws.close() == (1000, b'')
+            e = h.access_log_for(tag)[0]
+            assert int(e['bytes_in']) > len(big), e['line']
+        direct = [line for line in h.error_log_lines_since(0)
+                  if 'reads its socket itself now' in line]
+        assert len(direct) == 1, direct
     finally:
         h.stop()
