@@ -171,7 +171,7 @@ void mws_async_prepare(mws_conn *wc, conn_rec *c)
      * its busiest moment, nor, when it reads its socket itself into the
      * thread's buffer, any (its connection allocates little from then on). */
     apr_allocator_max_free_set(apr_pool_allocator_get(c->pool),
-                               mws_conn_filters_only_read(c)
+                               mws_conn_filters_plain(c)
                                ? MWS_ASYNC_DIRECT_CONN_MAX_FREE
                                : MWS_ASYNC_CONN_MAX_FREE);
     ioc->io = io;

@@ -2,6 +2,7 @@
 #include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
+#include <sys/uio.h>
 #include <httpd.h>
 #include <http_connection.h>
 #include <http_core.h>
@@ -18,6 +19,7 @@
 #include "mws_status.h"
 
 static APR_OPTIONAL_FN_TYPE(ap_logio_add_bytes_in) *logio_add_bytes_in;
+static APR_OPTIONAL_FN_TYPE(ap_logio_add_bytes_out) *logio_add_bytes_out;
 
 /* Bytes asked of the input filters per read: one socket read's worth
  * (APR_BUCKET_BUFF_SIZE). The core fills larger requests with several
@@ -28,6 +30,8 @@ static APR_OPTIONAL_FN_TYPE(ap_logio_add_bytes_in) *logio_add_bytes_in;
  * never blocks to flush them; on HTTP/2, what mod_http2 buffers for a
  * stream by default (H2StreamMaxMemSize). */
 #define MWS_WRITE_CHUNK (32 * 1024)
+/* Buckets written at once when the WebSocket writes its socket itself. */
+#define MWS_DIRECT_IOVECS 64
 /* One round's budget: after this many bytes read, payload bytes decoded
  * (inflated ones included) or messages delivered, the connection goes to
  * the back of the line, so that no client, however it compresses or
@@ -55,6 +59,7 @@ struct mws_conn {
     mws_h2_out *h2;                 /* on an HTTP/2 stream, its output */
     apr_bucket_brigade *bb_in;      /* read, not yet fed to the engine */
     apr_socket_t *direct;           /* read straight from it (read_direct) */
+    apr_socket_t *direct_out;       /* write straight to it (write_direct) */
     char *read_buf;                 /* the thread's, for direct reads */
     apr_bucket_brigade *bb_out;     /* frames not yet passed to c's filters */
     apr_bucket_brigade *bb_tmp;
@@ -82,7 +87,8 @@ struct mws_conn {
                                      * HTTP/2: we hold the next chunk) */
     unsigned int read_held : 1;     /* reading stopped at max_pending */
     unsigned int caught_up : 1;     /* the last read found nothing more */
-    unsigned int may_direct : 1;    /* only the core reads the socket */
+    unsigned int may_direct : 1;    /* only the core reads and writes the
+                                     * socket (mws_conn_filters_plain) */
     unsigned int lost : 1;          /* the client's TCP side is gone */
     unsigned int timed_out : 1;     /* given up on the client */
     unsigned int upgrade_eos : 1;   /* HTTP/2's "no body" EOS is behind us */
@@ -372,9 +378,11 @@ void mws_conn_take_over(mws_conn *wc, const mws_handshake *hs)
      * filters (HTTP_IN, DEFLATE, CHUNK, ...) never see them. */
     r->input_filters = r->proto_input_filters = c->input_filters;
     r->output_filters = r->proto_output_filters = c->output_filters;
-    /* mod_reqtimeout would end an idle WebSocket, and mod_ssl's coalescing
-     * filter would hold small frames until a FLUSH we never send. */
+    /* mod_reqtimeout would end an idle WebSocket (its output filter only
+     * watches for the request's end), and mod_ssl's coalescing filter
+     * would hold small frames until a FLUSH we never send. */
     ap_remove_input_filter_byhandle(c->input_filters, "reqtimeout");
+    ap_remove_output_filter_byhandle(c->output_filters, "reqtimeout");
     ap_remove_output_filter_byhandle(c->output_filters,
                                      "SSL/TLS Coalescing Filter");
     c->keepalive = AP_CONN_CLOSE;
@@ -398,7 +406,13 @@ mws_outq *mws_conn_outq(mws_conn *wc)
     return wc->outq;
 }
 
-int mws_conn_filters_only_read(conn_rec *c)
+/* Is @a f the core's (@a core) or mod_logio's, which only counts? */
+static int filter_is_plain(const ap_filter_t *f, ap_filter_rec_t *core)
+{
+    return f->frec == core || !strcasecmp(f->frec->name, "log_input_output");
+}
+
+int mws_conn_filters_plain(conn_rec *c)
 {
     ap_filter_t *f;
 
@@ -406,8 +420,12 @@ int mws_conn_filters_only_read(conn_rec *c)
         return 0;
     }
     for (f = c->input_filters; f; f = f->next) {
-        if (f->frec != ap_core_input_filter_handle
-            && strcasecmp(f->frec->name, "log_input_output")) {
+        if (!filter_is_plain(f, ap_core_input_filter_handle)) {
+            return 0;
+        }
+    }
+    for (f = c->output_filters; f; f = f->next) {
+        if (!filter_is_plain(f, ap_core_output_filter_handle)) {
             return 0;
         }
     }
@@ -422,7 +440,7 @@ void mws_conn_use_thread_memory(mws_conn *wc, apr_pool_t *buffers,
     apr_brigade_destroy(wc->bb_out);
     wc->bb_out = apr_brigade_create(wc->c->pool, list);
     wc->read_buf = read_buf;
-    wc->may_direct = read_buf && mws_conn_filters_only_read(wc->c);
+    wc->may_direct = read_buf && mws_conn_filters_plain(wc->c);
 }
 
 request_rec *mws_conn_request(mws_conn *wc)
@@ -726,6 +744,62 @@ static apr_status_t output_pending(mws_conn *wc, int *ppending)
     return rv;
 }
 
+/* Write bb_out to the socket as far as it takes it now: the core would
+ * keep frames of less than 4 KB for a later write, in a pool of its own
+ * that every WebSocket would then keep. */
+static void write_direct(mws_conn *wc)
+{
+    struct iovec vec[MWS_DIRECT_IOVECS];
+    apr_interval_time_t timeout;
+    apr_size_t written, len;
+    apr_status_t rv = APR_SUCCESS;
+    const char *data;
+    apr_bucket *b;
+    int n;
+
+    while (rv == APR_SUCCESS && !APR_BRIGADE_EMPTY(wc->bb_out)) {
+        for (n = 0, b = APR_BRIGADE_FIRST(wc->bb_out);
+             n < MWS_DIRECT_IOVECS && b != APR_BRIGADE_SENTINEL(wc->bb_out);
+             b = APR_BUCKET_NEXT(b)) {
+            if (apr_bucket_read(b, &data, &len, APR_BLOCK_READ)
+                != APR_SUCCESS) {
+                wc->lost = 1;
+                return;
+            }
+            if (len) {
+                vec[n].iov_base = (void *)data;
+                vec[n++].iov_len = len;
+            }
+        }
+        written = 0;
+        if (n) {
+            apr_socket_timeout_get(wc->direct_out, &timeout);
+            apr_socket_timeout_set(wc->direct_out, 0);
+            rv = apr_socket_sendv(wc->direct_out, vec, n, &written);
+            apr_socket_timeout_set(wc->direct_out, timeout);
+        }
+        /* What went out leaves bb_out (and frees its buckets). */
+        if (apr_brigade_partition(wc->bb_out, written, &b) != APR_SUCCESS) {
+            wc->lost = 1;
+            return;
+        }
+        while (APR_BRIGADE_FIRST(wc->bb_out) != b) {
+            apr_bucket_delete(APR_BRIGADE_FIRST(wc->bb_out));
+        }
+        wc->bytes_out += written;
+        wc->out_len -= written;
+        if (written && logio_add_bytes_out) {
+            logio_add_bytes_out(wc->c, written);
+        }
+    }
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
+        ap_log_cerror(APLOG_MARK, APLOG_TRACE1, rv, wc->c,
+                      MWS_CONN_FMT "write failed", wc->pub.id);
+        wc->lost = 1;
+    }
+    wc->want_write = !APR_BRIGADE_EMPTY(wc->bb_out);
+}
+
 /* Hand bb_out to the filters in chunks the core takes without blocking;
  * stop while the core still holds unsent bytes (the runner polls POLLOUT). */
 static void write_output(mws_conn *wc)
@@ -737,9 +811,21 @@ static void write_output(mws_conn *wc)
     int pending;
 
     for (;;) {
+        if (wc->direct_out) {
+            write_direct(wc);
+            return;
+        }
         if ((rv = output_pending(wc, &pending)) != APR_SUCCESS) {
             wc->lost = 1;
             return;
+        }
+        if (!pending && wc->may_direct) {
+            /* The core holds nothing of ours: from now on we write. */
+            wc->direct_out = ap_get_conn_socket(c);
+            ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, c,
+                          MWS_CONN_FMT "writes its socket itself now",
+                          wc->pub.id);
+            continue;
         }
         wc->want_write = pending ? 1 : 0;
         if (pending || APR_BRIGADE_EMPTY(wc->bb_out)) {
@@ -948,6 +1034,7 @@ void mws_conn_finish(mws_conn *wc)
 static void conn_retrieve_optional_fns(void)
 {
     logio_add_bytes_in = APR_RETRIEVE_OPTIONAL_FN(ap_logio_add_bytes_in);
+    logio_add_bytes_out = APR_RETRIEVE_OPTIONAL_FN(ap_logio_add_bytes_out);
 }
 
 void mws_conn_register_hooks(apr_pool_t *p)

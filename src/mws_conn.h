@@ -61,20 +61,21 @@ mws_outq *mws_conn_outq(mws_conn *wc);
 
 /**
  * Take message buffers from subpools of @a buffers, write frames into
- * buckets of @a list and, where the connection's input filters only read
- * the socket, read it into @a read_buf (MWS_DIRECT_READ_SIZE bytes, or
- * NULL):
- * memory of the thread that owns the connection from now on (call it
- * before its first pump there). Buffers that every message needs then come
- * from that thread's cache, not from the system or the connection.
+ * buckets of @a list and, where the connection's filters only read and
+ * write the socket, read it into @a read_buf (MWS_DIRECT_READ_SIZE bytes,
+ * or NULL) and write it directly: memory of the thread that owns the
+ * connection from now on (call it before its first pump there). Buffers
+ * that every message needs then come from that thread's cache, not from
+ * the system or the connection.
  */
 void mws_conn_use_thread_memory(mws_conn *wc, apr_pool_t *buffers,
                                 apr_bucket_alloc_t *list, char *read_buf);
 
-/** Do @a c's input filters only read the socket (the core's) and count
- *  what passes (mod_logio's)? Then, once they hold nothing more, its
- *  WebSocket may read the socket itself (mws_conn_use_thread_memory()). */
-int mws_conn_filters_only_read(conn_rec *c);
+/** Do @a c's filters only read and write the socket (the core's) and
+ *  count what passes (mod_logio's)? Then, once they hold nothing more, its
+ *  WebSocket may read and write the socket itself
+ *  (mws_conn_use_thread_memory()). */
+int mws_conn_filters_plain(conn_rec *c);
 
 /** Hooks: the optional functions the connection uses (mod_logio's). */
 void mws_conn_register_hooks(apr_pool_t *p);

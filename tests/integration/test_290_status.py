@@ -215,9 +215,10 @@ def test_ws_290_05_trace3_shows_frames(server_workdir):
 def test_ws_290_06_plain_websocket_reads_its_socket_itself(server_workdir,
                                                            mpm):
     """Under the event MPM a plain WebSocket's I/O thread reads the socket
-    into its own buffer once the core holds nothing more (trace1 says
-    so), a TLS one goes on through mod_ssl; both then take a 1 MiB
-    message byte-exact, and mod_logio's %I still counts what came in."""
+    into its own buffer and writes it itself once the core holds nothing
+    more (trace1 says so), a TLS one goes on through mod_ssl; both then
+    echo a 1 MiB message byte-exact, and mod_logio's %I and %O still count
+    what came in and went out."""
     if mpm != 'event':
         pytest.skip('I/O threads are the event MPM\'s')
     h = Httpd(server_workdir('direct'), loglevel='info websocket:trace1',
@@ -235,8 +236,10 @@ def test_ws_290_06_plain_websocket_reads_its_socket_itself(server_workdir,
                 assert ws.close() == (1000, b'')
             e = h.access_log_for(tag)[0]
             assert int(e['bytes_in']) > len(big), e['line']
-        direct = [line for line in h.error_log_lines_since(0)
-                  if 'reads its socket itself now' in line]
-        assert len(direct) == 1, direct
+            assert int(e['bytes_out']) > len(big), e['line']
+        for what in ('reads', 'writes'):
+            direct = [line for line in h.error_log_lines_since(0)
+                      if f'{what} its socket itself now' in line]
+            assert len(direct) == 1, (what, direct)
     finally:
         h.stop()
