@@ -1092,6 +1092,12 @@ static void report(double secs)
     double p99 = percentile(st.hist, st.msgs, 0.99);
     double p999 = percentile(st.hist, st.msgs, 0.999);
     double max = 0;
+    /* How connections failed, and how they ended. */
+    unsigned long long refused = st.refused, reset = st.reset;
+    unsigned long long timedout = st.timedout, close_1001 = st.close_1001;
+    unsigned long long close_other = st.close_other;
+    unsigned long long dropped_eof = st.dropped_eof;
+    unsigned long long dropped_rst = st.dropped_rst;
     size_t i;
 
     for (i = 0; i <= WL_HIST_US; ++i) {
@@ -1117,12 +1123,8 @@ static void report(double secs)
                (unsigned long long)st.connected,
                (unsigned long long)st.failed, (unsigned long long)st.pongs,
                (unsigned long long)st.missed, (unsigned long long)st.closes,
-               (unsigned long long)st.refused, (unsigned long long)st.reset,
-               (unsigned long long)st.timedout,
-               (unsigned long long)st.close_1001,
-               (unsigned long long)st.close_other,
-               (unsigned long long)st.dropped_eof,
-               (unsigned long long)st.dropped_rst,
+               refused, reset, timedout, close_1001, close_other,
+               dropped_eof, dropped_rst,
                (unsigned long long)st.completed, st.completed / secs,
                open_secs, settle_secs, st.last_end_ns / 1e9);
         return;
@@ -1138,13 +1140,8 @@ static void report(double secs)
     printf("all open after %.3f s; failed: refused %llu, reset %llu, timed "
            "out %llu; ended: close 1001 %llu, other close %llu, FIN without "
            "close %llu, RST without close %llu; cycles completed %llu "
-           "(%.0f/s)\n", open_secs,
-           (unsigned long long)st.refused, (unsigned long long)st.reset,
-           (unsigned long long)st.timedout,
-           (unsigned long long)st.close_1001,
-           (unsigned long long)st.close_other,
-           (unsigned long long)st.dropped_eof,
-           (unsigned long long)st.dropped_rst,
+           "(%.0f/s)\n", open_secs, refused, reset, timedout, close_1001,
+           close_other, dropped_eof, dropped_rst,
            (unsigned long long)st.completed, st.completed / secs);
 }
 
