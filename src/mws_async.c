@@ -34,8 +34,9 @@
 /* Free memory a connection's allocator keeps (blocks are 8 KiB and up);
  * returning blocks to the system costs a TLB shootdown on every core. */
 #define MWS_ASYNC_CONN_MAX_FREE (16 * 1024)
-/* The least an allocator may keep (0 would be no limit): no block. */
-#define MWS_ASYNC_DIRECT_CONN_MAX_FREE 1
+/* ... and until it reads its socket itself (mws_conn.c), a WebSocket
+ * that will: the one read buffer its reads take in turn. */
+#define MWS_ASYNC_PLAIN_CONN_MAX_FREE (8 * 1024)
 /* Free memory the I/O thread keeps for the message buffers of all its
  * connections. */
 #define MWS_ASYNC_BUFFERS_MAX_FREE (32 * 1024 * 1024)
@@ -168,11 +169,11 @@ void mws_async_prepare(mws_conn *wc, conn_rec *c)
     }
     /* The MPM gave this connection an allocator of its own, which keeps
      * the blocks it freed: an idle WebSocket should not keep the buffers of
-     * its busiest moment, nor, when it reads its socket itself into the
-     * thread's buffer, any (its connection allocates little from then on). */
+     * its busiest moment, and one that will read its socket itself keeps
+     * just the core's read buffer until then (then none: mws_conn.c). */
     apr_allocator_max_free_set(apr_pool_allocator_get(c->pool),
                                mws_conn_filters_plain(c)
-                               ? MWS_ASYNC_DIRECT_CONN_MAX_FREE
+                               ? MWS_ASYNC_PLAIN_CONN_MAX_FREE
                                : MWS_ASYNC_CONN_MAX_FREE);
     ioc->io = io;
     ioc->wc = wc;

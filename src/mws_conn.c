@@ -1,4 +1,5 @@
 /* mws_conn.c: one WebSocket after the 101: takeover, the non-blocking pump, the handler's calls, the close. */
+#include <apr_allocator.h>
 #include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
@@ -568,6 +569,23 @@ static int feed_input(mws_conn *wc, apr_off_t read, apr_uint64_t decoded0)
  * the pending-output mark (a client that does not read its answers is not
  * read either: read_held), or when the round's budget is spent.
  * @return 1 if input may be waiting that no poll would report */
+/* A WebSocket that reads and writes its socket itself takes no more
+ * buffers from its connection's memory: its allocator keeps no free block
+ * from now on (0 would be no limit), and gives back the one it kept for
+ * the core's reads (at most one, mws_async.c). */
+#define MWS_DIRECT_CONN_MAX_FREE 1
+
+static void conn_memory_trim(conn_rec *c)
+{
+    apr_allocator_t *a = apr_pool_allocator_get(c->pool);
+    apr_memnode_t *node;
+
+    apr_allocator_max_free_set(a, MWS_DIRECT_CONN_MAX_FREE);
+    if ((node = apr_allocator_alloc(a, APR_BUCKET_BUFF_SIZE))) {
+        apr_allocator_free(a, node);
+    }
+}
+
 /* Read the socket into the thread's buffer: the core would read each time
  * into a new 8 KB bucket buffer of the connection's memory, which an idle
  * WebSocket would keep. What is not fed this round is set aside. */
@@ -638,6 +656,7 @@ static int read_input(mws_conn *wc)
                  * that would wait is an empty brigade to it): it holds no
                  * more of what the client sent. */
                 wc->direct = ap_get_conn_socket(c);
+                conn_memory_trim(c);
                 ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, c,
                               MWS_CONN_FMT "reads its socket itself now",
                               wc->pub.id);
