@@ -588,8 +588,11 @@ static void conn_memory_trim(conn_rec *c)
 
 /* Read the socket into the thread's buffer: the core would read each time
  * into a new 8 KB bucket buffer of the connection's memory, which an idle
- * WebSocket would keep. What is not fed this round is set aside. */
-static apr_status_t read_direct(mws_conn *wc)
+ * WebSocket would keep. What is not fed this round is set aside. A read
+ * that did not fill the buffer emptied the socket (*pdrained): the poll,
+ * level-triggered, reports what comes after, so no read to learn that
+ * nothing more is there. */
+static apr_status_t read_direct(mws_conn *wc, int *pdrained)
 {
     conn_rec *c = wc->c;
     apr_interval_time_t timeout;
@@ -606,6 +609,7 @@ static apr_status_t read_direct(mws_conn *wc)
         if (logio_add_bytes_in) {
             logio_add_bytes_in(c, len);     /* what its filter would count */
         }
+        *pdrained = len < MWS_DIRECT_READ_SIZE;
         return APR_SUCCESS;
     }
     if (rv == APR_EOF || rv == APR_SUCCESS) {
@@ -622,6 +626,7 @@ static int read_input(mws_conn *wc)
     apr_uint64_t decoded0 = ws_session_decoded(wc->session);
     apr_off_t read = 0, before;
     apr_status_t rv;
+    int drained = 0;
 
     wc->round_msgs = wc->msgs_in;
     wc->read_held = 0;
@@ -642,8 +647,11 @@ static int read_input(mws_conn *wc)
         if (round_spent(wc, read, decoded0)) {
             return 1;
         }
-        if (wc->direct) {
-            rv = read_direct(wc);
+        if (drained) {
+            rv = APR_EAGAIN;
+        }
+        else if (wc->direct) {
+            rv = read_direct(wc, &drained);
         }
         else {
             rv = ap_get_brigade(c->input_filters, wc->bb_in,
