@@ -370,6 +370,39 @@ def post_alone(h, channel, body, tag):
     return out
 
 
+def publishers_on_both_children(h, tag, most=48):
+    """Keep-alive connections to h, opened (and all kept open) until two
+    of them are served by different children: which child accepts a new
+    connection is the kernel's choice, so a POST on each of the two is the
+    only way to be sure that both children publish. Returns those two,
+    and every connection opened (to close)."""
+    conns, by_pid = [], {}
+    while len(by_pid) < 2:
+        assert len(conns) < most, (f'{h!r}: {len(conns)} connections, all '
+                                   f'on children {set(by_pid)}')
+        conn = http.client.HTTPConnection(h.host, h.port, timeout=30)
+        conns.append(conn)
+        probe = f'{tag}-probe-{len(conns)}'
+        post_on(conn, h, 't360-probe', 'probe', probe)
+        assert wait_for(lambda: pids_of_tag(h, probe)), probe
+        by_pid.setdefault(pids_of_tag(h, probe).pop(), conn)
+    return list(by_pid.values()), conns
+
+
+def post_on(conn, h, channel, body, tag):
+    """POST body on keep-alive connection conn, tagged for the pid log;
+    the broker must have confirmed it."""
+    conn.request('POST', f'/pub/{channel}', body=body.encode(),
+                 headers={'Content-Type': 'text/plain; charset=utf-8',
+                          'X-T360-Tag': tag})
+    r = conn.getresponse()
+    data = r.read()
+    assert r.status == 200, f'{h!r} POST /pub/{channel}: {r.status} {data!r}'
+    out = json.loads(data)
+    assert out['broker'] is True and out['confirmed'] is True, out
+    return out
+
+
 def pids_of_tag(h, tag):
     """The children of h that served the requests tagged tag."""
     path = os.path.join(h.logs_dir, 't360_pids')
@@ -459,27 +492,38 @@ def test_ws_360_01_post_crosses_children_and_servers(servers):
 
 
 def test_ws_360_01b_order_across_connections(servers):
-    """50 numbered messages, each POSTed on a connection of its own,
-    alternately to A and to B (so to all four children): every subscriber
-    on both children of A and of B gets all 50 exactly once, in the order
-    they were POSTed. Each POST is answered once the broker has routed its
-    message everywhere, so the next one, from whichever child, comes after
-    it for every member. No sync first: a subscriber's 101 means that its
-    child's binding is in place."""
+    """50 numbered messages POSTed in turn through both children of A and
+    both children of B (a keep-alive connection served by each): every
+    subscriber on both children of A and of B gets all 50 exactly once, in
+    the order they were POSTed. Each POST is answered once the broker has
+    routed its message everywhere, so the next one, from whichever child,
+    comes after it for every member. No sync first: a subscriber's 101
+    means that its child's binding is in place."""
     A, B = servers
     tag = f't360-01b-{os.getpid()}-{time.monotonic_ns()}'
+    opened = []
 
     async def main():
         subs_a, _ = await subscribe_both_children(A, '/sub/t360-01b')
         subs_b, _ = await subscribe_both_children(B, '/sub/t360-01b')
         subs = subs_a + subs_b
         try:
+            pubs = []
+            for h in servers:
+                pinned, conns = await asyncio.to_thread(
+                    publishers_on_both_children, h, tag)
+                opened.extend(conns)
+                pubs += [(h, conn) for conn in pinned]
+            # A's first child, B's first, A's second, B's second, ...
+            pubs = [pubs[0], pubs[2], pubs[1], pubs[3]]
             for i in range(50):
-                await asyncio.to_thread(post_alone, (A, B)[i % 2],
-                                        't360-01b', f'message {i}', tag)
+                h, conn = pubs[i % 4]
+                await asyncio.to_thread(post_on, conn, h, 't360-01b',
+                                        f'message {i}', tag)
             # the end marker, behind everything else: a duplicate or a
             # straggler would show before it
-            await asyncio.to_thread(post_alone, A, 't360-01b', 'end', tag)
+            await asyncio.to_thread(post_on, pubs[0][1], A, 't360-01b',
+                                    'end', tag)
             await until(lambda: all('end' in s.data() for s in subs),
                         'every subscriber has the end marker', 20)
             want = [f'message {i}' for i in range(50)] + ['end']
@@ -488,13 +532,14 @@ def test_ws_360_01b_order_across_connections(servers):
                     f'{s.name}: {first_difference(s.data(), want)}'
         finally:
             await close_all(subs)
+            for conn in opened:
+                conn.close()
 
     run(main())
-    # the POSTs came from every child of both servers (a new connection
-    # goes to whichever child accepts it first)
+    # the POSTs came from every child of both servers
     for h in servers:
         children = set(_children_of(h.pid))
-        assert pids_of_tag(h, tag) == children, \
+        assert wait_for(lambda: pids_of_tag(h, tag) == children), \
             (f'{h!r}: the POSTs were served by {pids_of_tag(h, tag)}, '
              f'not by all of {children}')
     for h in servers:
