@@ -95,6 +95,15 @@ START_TEST(test_mws_outq_burst_then_overflow)
 }
 END_TEST
 
+/* Push @a n copies of a text message, each of which must be queued. */
+static void push_text(mws_outq *q, const char *msg, apr_size_t len, int n)
+{
+    while (n--) {
+        ck_assert_int_eq(mws_outq_push(q, MWS_OUTQ_TEXT, 0, msg, len),
+                         APR_SUCCESS);
+    }
+}
+
 /* What the owner takes counts as its backlog until it says what it
  * wrote: a client that reads nothing stays at the bound. */
 START_TEST(test_mws_outq_backlog_counts)
@@ -103,17 +112,11 @@ START_TEST(test_mws_outq_backlog_counts)
     mws_outq *q = queue(1);
     int overflow, count;
 
-    ck_assert_int_eq(mws_outq_push(q, MWS_OUTQ_TEXT, 0, msg, sizeof(msg)),
-                     APR_SUCCESS);
-    ck_assert_int_eq(mws_outq_push(q, MWS_OUTQ_TEXT, 0, msg, sizeof(msg)),
-                     APR_SUCCESS);
+    push_text(q, msg, sizeof(msg), 2);
     taken_bytes(q, &overflow, &count);
     mws_outq_release(q);
     /* nothing written yet: 8000 of the 20000 are still pending */
-    ck_assert_int_eq(mws_outq_push(q, MWS_OUTQ_TEXT, 0, msg, sizeof(msg)),
-                     APR_SUCCESS);
-    ck_assert_int_eq(mws_outq_push(q, MWS_OUTQ_TEXT, 0, msg, sizeof(msg)),
-                     APR_SUCCESS);
+    push_text(q, msg, sizeof(msg), 2);
     ck_assert_int_eq(mws_outq_push(q, MWS_OUTQ_TEXT, 0, msg, sizeof(msg)),
                      APR_ENOSPC);
     /* the owner wrote everything: room again */
