@@ -72,6 +72,8 @@ struct mws_async_conn {
     int woken;                          /* on io->woken: under io->lock */
     int again;                          /* on io->again: the thread's */
     int closed;                         /* the thread's */
+    int plain;                          /* may read and write its socket
+                                         * itself (mws_conn_filters_plain) */
 };
 
 APR_RING_HEAD(mws_async_list, mws_async_conn);
@@ -171,9 +173,9 @@ void mws_async_prepare(mws_conn *wc, conn_rec *c)
      * the blocks it freed: an idle WebSocket should not keep the buffers of
      * its busiest moment, and one that will read its socket itself keeps
      * just the core's read buffer until then (then none: mws_conn.c). */
+    ioc->plain = mws_conn_filters_plain(c);
     apr_allocator_max_free_set(apr_pool_allocator_get(c->pool),
-                               mws_conn_filters_plain(c)
-                               ? MWS_ASYNC_PLAIN_CONN_MAX_FREE
+                               ioc->plain ? MWS_ASYNC_PLAIN_CONN_MAX_FREE
                                : MWS_ASYNC_CONN_MAX_FREE);
     ioc->io = io;
     ioc->wc = wc;
@@ -352,7 +354,7 @@ static void io_adopt(mws_async_thread *io, mws_async_conn *ioc, int stopping,
      * the thread's own allocator keeps their memory for all its
      * connections (buckets are freed where they are written: here). */
     mws_conn_use_thread_memory(ioc->wc, io->buffers, io->bucket_alloc,
-                               io->read_buf);
+                               ioc->plain ? io->read_buf : NULL);
     APR_RING_INSERT_TAIL(&io->conns, ioc, mws_async_conn, link);
     apr_atomic_inc32(&io->count);
     /* (the client may have sent frames right behind its handshake) */

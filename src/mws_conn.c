@@ -88,8 +88,8 @@ struct mws_conn {
                                      * HTTP/2: we hold the next chunk) */
     unsigned int read_held : 1;     /* reading stopped at max_pending */
     unsigned int caught_up : 1;     /* the last read found nothing more */
-    unsigned int may_direct : 1;    /* only the core reads and writes the
-                                     * socket (mws_conn_filters_plain) */
+    unsigned int may_direct : 1;    /* its filters are plain: it may read
+                                     * and write the socket itself */
     unsigned int lost : 1;          /* the client's TCP side is gone */
     unsigned int timed_out : 1;     /* given up on the client */
     unsigned int upgrade_eos : 1;   /* HTTP/2's "no body" EOS is behind us */
@@ -441,7 +441,7 @@ void mws_conn_use_thread_memory(mws_conn *wc, apr_pool_t *buffers,
     apr_brigade_destroy(wc->bb_out);
     wc->bb_out = apr_brigade_create(wc->c->pool, list);
     wc->read_buf = read_buf;
-    wc->may_direct = read_buf && mws_conn_filters_plain(wc->c);
+    wc->may_direct = read_buf != NULL;
 }
 
 request_rec *mws_conn_request(mws_conn *wc)

@@ -61,9 +61,9 @@ mws_outq *mws_conn_outq(mws_conn *wc);
 
 /**
  * Take message buffers from subpools of @a buffers, write frames into
- * buckets of @a list and, where the connection's filters only read and
- * write the socket, read it into @a read_buf (MWS_DIRECT_READ_SIZE bytes,
- * or NULL) and write it directly: memory of the thread that owns the
+ * buckets of @a list and, given @a read_buf (MWS_DIRECT_READ_SIZE bytes:
+ * only for a connection whose filters are plain, mws_conn_filters_plain()),
+ * read its socket into it and write the socket directly: memory of the thread that owns the
  * connection from now on (call it before its first pump there). Buffers
  * that every message needs then come from that thread's cache, not from
  * the system or the connection.
