@@ -60,7 +60,8 @@ typedef struct mws_async_conn mws_async_conn;
 /* One WebSocket owned by an I/O thread, allocated from its c->pool. */
 struct mws_async_conn {
     APR_RING_ENTRY(mws_async_conn) link;   /* io->conns, then io->graveyard */
-    APR_RING_ENTRY(mws_async_conn) wlink;  /* io->woken, under io->lock */
+    APR_RING_ENTRY(mws_async_conn) wlink;  /* io->woken (under io->lock),
+                                            * then the thread's batch */
     APR_RING_ENTRY(mws_async_conn) alink;  /* io->again */
     mws_async_thread *io;
     mws_conn *wc;
@@ -69,7 +70,10 @@ struct mws_async_conn {
     apr_time_t timer_at;                /* in io->timers at this time, or 0 */
     apr_time_t adopted_at;              /* 0 until the thread adopts it */
     apr_time_t closed_at;
-    int woken;                          /* on io->woken: under io->lock */
+    apr_uint32_t woken;                 /* on io->woken or in the thread's
+                                         * batch (atomic: set under
+                                         * io->lock, cleared by the
+                                         * thread as it runs it) */
     int again;                          /* on io->again: the thread's */
     int closed;                         /* the thread's */
     int plain;                          /* may read and write its socket
@@ -92,6 +96,7 @@ struct mws_async_thread {
     int quit;                           /* the child is exiting: now */
     /* the thread's own */
     struct mws_async_list conns;
+    struct mws_async_list batch;           /* taken from woken, being run */
     struct mws_async_list again;           /* spent their round's budget */
     struct mws_async_list graveyard;       /* closed, oldest first */
     apr_skiplist *timers;               /* mws_async_conn by timer_at */
@@ -115,8 +120,8 @@ static void io_wake(void *baton)
     mws_async_thread *io = ioc->io;
 
     apr_thread_mutex_lock(io->lock);
-    if (!ioc->woken) {
-        ioc->woken = 1;
+    if (!apr_atomic_read32(&ioc->woken)) {
+        apr_atomic_set32(&ioc->woken, 1);
         APR_RING_INSERT_TAIL(&io->woken, ioc, mws_async_conn, wlink);
     }
     if (!io->signalled) {
@@ -126,28 +131,28 @@ static void io_wake(void *baton)
     apr_thread_mutex_unlock(io->lock);
 }
 
-/* The next connection to run for its wakeup, or NULL: then the thread
- * polls, and the next wakeup must interrupt it. Until then, senders (and
- * the child stopping) need not wake the thread again: it learns the
- * child's state here, each time. */
-static mws_async_conn *io_next_woken(mws_async_thread *io, int *pstopping,
-                                     int *pquit)
+/* Move every connection woken so far to the thread's batch, in one go: a publish
+ * wakes thousands, and senders should not wait for the lock once per
+ * connection the thread runs. None: the thread polls next, and the next
+ * wakeup must interrupt it; until then, senders (and the child stopping)
+ * need not wake the thread again: it learns the child's state here, each
+ * time. */
+static int io_take_woken(mws_async_thread *io, int *pstopping, int *pquit)
 {
-    mws_async_conn *ioc = NULL;
+    int any;
 
     apr_thread_mutex_lock(io->lock);
     *pstopping = io->stopping;
     *pquit = io->quit;
-    if (!APR_RING_EMPTY(&io->woken, mws_async_conn, wlink)) {
-        ioc = APR_RING_FIRST(&io->woken);
-        APR_RING_REMOVE(ioc, wlink);
-        ioc->woken = 0;
+    any = !APR_RING_EMPTY(&io->woken, mws_async_conn, wlink);
+    if (any) {
+        APR_RING_CONCAT(&io->batch, &io->woken, mws_async_conn, wlink);
     }
     else {
         io->signalled = 0;
     }
     apr_thread_mutex_unlock(io->lock);
-    return ioc;
+    return any;
 }
 
 int mws_async_can_adopt(conn_rec *c)
@@ -287,9 +292,10 @@ static void io_close(mws_async_thread *io, mws_async_conn *ioc)
     /* After this no sender wakes us for it (mws_outq_shut()). */
     mws_conn_finish(ioc->wc);
     apr_thread_mutex_lock(io->lock);
-    if (ioc->woken) {
+    if (apr_atomic_read32(&ioc->woken)) {
+        /* (from io->woken, or from the batch the thread is running) */
         APR_RING_REMOVE(ioc, wlink);
-        ioc->woken = 0;
+        apr_atomic_set32(&ioc->woken, 0);
     }
     apr_thread_mutex_unlock(io->lock);
     if (ioc->again) {
@@ -463,13 +469,20 @@ static void *APR_THREAD_FUNC io_main(apr_thread_t *thread, void *baton)
     apr_status_t rv;
 
     for (;;) {
-        while ((ioc = io_next_woken(io, &stopping, &quit))) {
-            if (!ioc->adopted_at) {
-                io_adopt(io, ioc, stopping, quit);
-            }
-            else {
-                io_run(io, ioc, 0);
-            }
+        while (io_take_woken(io, &stopping, &quit)) {
+            do {
+                /* Off the batch before its round: a push from now on
+                 * wakes it again. */
+                ioc = APR_RING_FIRST(&io->batch);
+                APR_RING_REMOVE(ioc, wlink);
+                apr_atomic_set32(&ioc->woken, 0);
+                if (!ioc->adopted_at) {
+                    io_adopt(io, ioc, stopping, quit);
+                }
+                else {
+                    io_run(io, ioc, 0);
+                }
+            } while (!APR_RING_EMPTY(&io->batch, mws_async_conn, wlink));
         }
         phase = !stopping ? IO_STOP_NONE
                 : quit ? IO_STOP_NOW : IO_STOP_GRACEFUL;
@@ -642,6 +655,7 @@ static apr_status_t io_create(mws_async_thread *io, apr_pool_t *pchild)
     io->bucket_alloc = apr_bucket_alloc_create(io->buffers);
     io->read_buf = apr_palloc(p, MWS_DIRECT_READ_SIZE);
     APR_RING_INIT(&io->woken, mws_async_conn, wlink);
+    APR_RING_INIT(&io->batch, mws_async_conn, wlink);
     APR_RING_INIT(&io->conns, mws_async_conn, link);
     APR_RING_INIT(&io->again, mws_async_conn, alink);
     APR_RING_INIT(&io->graveyard, mws_async_conn, link);

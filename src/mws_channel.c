@@ -244,7 +244,9 @@ void mws_channel_leave_all(mws_channel_set *set)
 
 /* Queue @a msg for every member of @a name here (or, without @a msg, count
  * them); the stripe's lock keeps members from leaving (and joining)
- * meanwhile. */
+ * meanwhile. The members' references are taken at once, and those that
+ * were not used given back at once: the count is touched twice, not
+ * twice per member while the members' threads drop theirs. */
 static apr_size_t deliver_local(const char *name, mws_msg *msg)
 {
     mws_stripe *stripe = stripe_of(channel_key(name));
@@ -254,10 +256,16 @@ static apr_size_t deliver_local(const char *name, mws_msg *msg)
 
     apr_thread_mutex_lock(stripe->lock);
     ch = apr_hash_get(stripe->channels, name, APR_HASH_KEY_STRING);
+    if (ch && msg) {
+        mws_msg_ref_n(msg, (apr_uint32_t)ch->nmembers);
+    }
     for (m = ch ? ch->members : NULL; m; m = m->next) {
         if (!msg || mws_conn_deliver(m->wc, msg) == APR_SUCCESS) {
             ++n;
         }
+    }
+    if (ch && msg && n < ch->nmembers) {
+        mws_msg_unref_n(msg, (apr_uint32_t)(ch->nmembers - n));
     }
     apr_thread_mutex_unlock(stripe->lock);
     return n;

@@ -48,7 +48,8 @@ void mws_conn_take_over(mws_conn *wc, const mws_handshake *hs);
 
 /**
  * Queue the shared @a msg for @a wc (any thread; a channel's publish),
- * under the same bound and policy as websocket_send().
+ * under the same bound and policy as websocket_send(); on APR_SUCCESS
+ * the queue owns one of the caller's references to it.
  */
 apr_status_t mws_conn_deliver(mws_conn *wc, mws_msg *msg);
 

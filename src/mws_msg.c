@@ -32,6 +32,16 @@ void mws_msg_ref(mws_msg *msg)
     apr_atomic_inc32(&msg->refs);
 }
 
+void mws_msg_ref_n(mws_msg *msg, apr_uint32_t n)
+{
+    apr_atomic_add32(&msg->refs, n);
+}
+
+void mws_msg_unref_n(mws_msg *msg, apr_uint32_t n)
+{
+    apr_atomic_sub32(&msg->refs, n);
+}
+
 void mws_msg_unref(mws_msg *msg)
 {
     if (!apr_atomic_dec32(&msg->refs)) {

@@ -19,8 +19,16 @@ mws_msg *mws_msg_create(int type, const void *data,
 /** Take another reference (any thread). */
 void mws_msg_ref(mws_msg *msg);
 
+/** Take @a n more references at once (any thread): a publisher takes one
+ *  per member before it queues the message for them, so that the queues
+ *  do not all touch the count while the members' threads drop theirs. */
+void mws_msg_ref_n(mws_msg *msg, apr_uint32_t n);
+
 /** Drop a reference (any thread); the last one frees the message. */
 void mws_msg_unref(mws_msg *msg);
+
+/** Drop @a n references that are not the last (the caller keeps one). */
+void mws_msg_unref_n(mws_msg *msg, apr_uint32_t n);
 
 /**
  * A bucket of @a msg's bytes holding a reference of its own (as its

@@ -12,6 +12,11 @@
  * other threads' messages may arrive in bursts before it runs again. */
 #define MWS_OUTQ_BURST 2
 
+/* The owner keeps up to this many items of references it sent, for the
+ * senders' next pushes: a member that lags a few messages behind still
+ * reuses them. */
+#define MWS_OUTQ_SPARES 8
+
 /* Senders copy into one pool while the owner sends from the other. Both
  * are unmanaged pools with their own allocators, made on the first push
  * after a take and destroyed once sent, so an idle WebSocket keeps no
@@ -23,6 +28,9 @@ struct mws_outq {
     apr_pool_t *taken;          /* the owner's: holds the last take */
     mws_outq_item *head, **tail;
     mws_outq_item *taken_items; /* the last take, for their references */
+    mws_outq_item *spare;       /* items for references, for senders */
+    mws_outq_item *owner_spare; /* the owner's, for the next take */
+    int owner_spares;
     apr_size_t queued;          /* bytes of the items, headers included */
     apr_size_t limit;
     apr_uint32_t backlog;       /* the owner's unsent bytes (atomic) */
@@ -37,8 +45,21 @@ struct mws_outq {
     void *baton;
 };
 
-/* Give back the references of shared messages in @a items. */
-static void outq_unref(mws_outq_item *items)
+static void outq_free_items(mws_outq_item *items)
+{
+    mws_outq_item *next;
+
+    for (; items; items = next) {
+        next = items->next;
+        free(items);
+    }
+}
+
+/* Give back the references of shared messages in @a items; the owner
+ * keeps some of their items for the senders (mws_outq_take() hands them
+ * over), so that a member of a busy channel costs no malloc and free per
+ * message, which would cross threads. */
+static void outq_unref(mws_outq *q, mws_outq_item *items)
 {
     mws_outq_item *next;
 
@@ -46,7 +67,14 @@ static void outq_unref(mws_outq_item *items)
         next = items->next;
         if (items->msg) {
             mws_msg_unref(items->msg);
-            free(items);
+            if (q->owner_spares < MWS_OUTQ_SPARES) {
+                items->next = q->owner_spare;
+                q->owner_spare = items;
+                ++q->owner_spares;
+            }
+            else {
+                free(items);
+            }
         }
     }
 }
@@ -55,8 +83,10 @@ static apr_status_t outq_cleanup(void *baton)
 {
     mws_outq *q = baton;
 
-    outq_unref(q->head);
-    outq_unref(q->taken_items);
+    outq_unref(q, q->head);
+    outq_unref(q, q->taken_items);
+    outq_free_items(q->spare);
+    outq_free_items(q->owner_spare);
     if (q->filling) {
         apr_pool_destroy(q->filling);
     }
@@ -146,6 +176,12 @@ static mws_outq_item *outq_item_alloc(mws_outq *q, int shared,
         /* A reference is a small fixed item, one per member of a publish:
          * from the heap, so that a fan-out maps and unmaps no pool block
          * per member (Debian's APR allocates blocks with mmap). */
+        mws_outq_item *item = q->spare;
+
+        if (item) {
+            q->spare = item->next;
+            return item;
+        }
         return malloc(size);
     }
     if (!q->filling
@@ -178,10 +214,7 @@ static apr_status_t outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
         item->code = code;
         item->len = len;
         item->msg = msg;
-        if (msg) {
-            mws_msg_ref(msg);
-        }
-        else {
+        if (!msg) {
             if (len) {
                 memcpy(item->data, data, len);
             }
@@ -234,13 +267,18 @@ mws_outq_item *mws_outq_take(mws_outq *q, int *poverflow)
     q->overflow = 0;
     q->taken = q->filling;
     q->filling = NULL;
+    if (!q->spare) {
+        q->spare = q->owner_spare;
+        q->owner_spare = NULL;
+        q->owner_spares = 0;
+    }
     apr_thread_mutex_unlock(q->lock);
     return items;
 }
 
 void mws_outq_release(mws_outq *q)
 {
-    outq_unref(q->taken_items);
+    outq_unref(q, q->taken_items);
     q->taken_items = NULL;
     if (q->taken) {
         apr_pool_destroy(q->taken);

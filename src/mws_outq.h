@@ -63,8 +63,10 @@ apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
                            const void *data, apr_size_t len);
 
 /**
- * Queue a reference to the shared @a msg (any thread), as
- * mws_outq_push() queues a copy: the same bound counts its whole length.
+ * Queue the shared @a msg (any thread), as mws_outq_push() queues a copy:
+ * the same bound counts its whole length. On APR_SUCCESS the queue owns
+ * one of the caller's references (mws_msg_ref_n() takes them for many
+ * queues at once); otherwise the caller keeps it.
  */
 apr_status_t mws_outq_push_msg(mws_outq *q, mws_msg *msg);
 
