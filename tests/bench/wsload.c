@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -36,6 +37,10 @@
  * window): the publisher knows when every subscriber has a message. */
 #define WL_RING 65536
 #define WL_MAX_TARGETS 8
+/* Fan-out publishers at once: publisher i's k-th message has the number
+ * k * publishers + i, and every subscriber checks each publisher's order
+ * on its own (their messages interleave as the server answers them). */
+#define WL_MAX_PUBS 32
 
 typedef enum { WL_ECHO, WL_IDLE, WL_CYCLES, WL_FANOUT } wl_mode_e;
 typedef enum { WL_CONNECTING, WL_HANDSHAKE, WL_OPEN, WL_CLOSING } wl_state_e;
@@ -47,6 +52,7 @@ typedef struct wl_conn {
     int was_open;                   /* fanout: subscribed at some point */
     wl_state_e state;
     uint64_t next_seq, expect_seq;  /* sent, and next echo expected */
+    uint64_t *expect_pub;           /* fanout: each publisher's next */
     uint64_t next_ping;             /* idle: ns */
     uint64_t *sent_at;              /* send times, by seq % window */
     int pings_out;
@@ -76,7 +82,8 @@ static struct {
                                      * instead of the upgrade */
     wl_target targets[WL_MAX_TARGETS];  /* connections go round-robin */
     int ntargets;
-    wl_target pub;                  /* fanout: where to POST */
+    wl_target pubs[WL_MAX_TARGETS]; /* fanout: where to POST, in turn */
+    int npubs, publishers;          /* fanout: URLs, POSTing at once */
     int conns, window, text, procs, sources, json, settle_exit;
     size_t size, rbuf;
     double duration, ping_interval, rate, pub_rate, drain, hs_timeout;
@@ -84,7 +91,7 @@ static struct {
     uint64_t t0;                    /* start, before any fork() */
 } cfg = { .conns = 1, .window = 1, .size = 32, .duration = 10,
           .ping_interval = 10, .rate = 5000, .procs = 1, .sources = 1,
-          .drain = 10 };
+          .drain = 10, .publishers = 1 };
 
 static struct {
     uint64_t msgs, bytes, errors, connected, failed, pongs, missed, closes;
@@ -106,7 +113,8 @@ typedef struct wl_shared {
     int ready;                      /* subscriber processes all settled */
     int done;                       /* publisher: report and exit */
     uint64_t subscribed;            /* subscribers open now */
-    uint64_t published;             /* messages the server accepted */
+    uint64_t published[WL_MAX_PUBS];    /* each publisher's messages the
+                                         * server accepted */
     uint32_t acks[WL_RING];         /* deliveries of seq, at seq % WL_RING */
 } wl_shared;
 
@@ -211,13 +219,13 @@ static uint64_t parse_hex16(const char *p, int *pok)
     return v;
 }
 
-/* Fanout: one delivery to subscriber @a c. Messages come in the
+/* Fanout: one delivery to subscriber @a c. Messages come in each
  * publisher's order: a gap is missing messages, an old number a
  * duplicate. The latency runs from the publisher's stamp to the read that
  * brought the message. */
 static void fanout_payload(wl_conn *c, const char *p, size_t len)
 {
-    uint64_t seq, sent, us;
+    uint64_t seq, k, sent, us, *expect;
     int ok = len == cfg.size && p[16] == ' ' && p[33] == ' ';
 
     seq = ok ? parse_hex16(p, &ok) : 0;
@@ -227,12 +235,14 @@ static void fanout_payload(wl_conn *c, const char *p, size_t len)
         ++st.errors;
         return;
     }
-    if (seq < c->expect_seq) {
+    expect = &c->expect_pub[seq % (uint64_t)cfg.publishers];
+    k = seq / (uint64_t)cfg.publishers;
+    if (k < *expect) {
         ++st.dups;
         return;
     }
-    st.missing += seq - c->expect_seq;
-    c->expect_seq = seq + 1;
+    st.missing += k - *expect;
+    *expect = k + 1;
     us = read_ns > sent ? (read_ns - sent) / 1000 / hist_unit : 0;
     ++st.hist[us > WL_HIST_US ? WL_HIST_US : us];
     ++st.msgs;
@@ -340,8 +350,13 @@ static int conn_open(wl_conn *c, int id)
     c->started_ns = now_ns();
     c->rbuf = malloc(cfg.rbuf);
     c->sent_at = calloc((size_t)cfg.window, sizeof(*c->sent_at));
+    if (cfg.mode == WL_FANOUT) {
+        c->expect_pub = calloc((size_t)cfg.publishers,
+                               sizeof(*c->expect_pub));
+    }
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    if (c->fd < 0 || !c->rbuf || !c->sent_at) {
+    if (c->fd < 0 || !c->rbuf || !c->sent_at
+        || (cfg.mode == WL_FANOUT && !c->expect_pub)) {
         c->err = errno;
         return -1;
     }
@@ -380,9 +395,11 @@ static void conn_free(wl_conn *c)
     free(c->rbuf);
     free(c->wbuf);
     free(c->sent_at);
+    free(c->expect_pub);
     c->fd = -1;
     c->rbuf = c->wbuf = NULL;
     c->sent_at = NULL;
+    c->expect_pub = NULL;
     c->wcap = c->wlen = c->woff = 0;
 }
 
@@ -727,7 +744,7 @@ static void run(int first_id, int n)
     wl_conn *cs = calloc((size_t)n, sizeof(*cs));
     struct epoll_event evs[512];
     uint64_t t0 = now_ns(), end, now, next_check = 0;
-    int opened = 0, live = 0, i, k, ready = 0;
+    int opened = 0, live = 0, i, j, k, ready = 0;
     long cycles_started = 0;
     pid_t parent = getppid();
 
@@ -842,11 +859,14 @@ static void run(int first_id, int n)
     }
     if (cfg.mode == WL_FANOUT) {
         /* What a subscriber has not got by now, it missed. */
-        uint64_t published = __atomic_load_n(&shm->published,
-                                             __ATOMIC_ACQUIRE);
-        for (i = 0; i < opened; ++i) {
-            if (cs[i].was_open && cs[i].expect_seq < published) {
-                st.missing += published - cs[i].expect_seq;
+        for (j = 0; j < cfg.publishers; ++j) {
+            uint64_t published = __atomic_load_n(&shm->published[j],
+                                                 __ATOMIC_ACQUIRE);
+
+            for (i = 0; i < opened; ++i) {
+                if (cs[i].was_open && cs[i].expect_pub[j] < published) {
+                    st.missing += published - cs[i].expect_pub[j];
+                }
             }
         }
     }
@@ -856,15 +876,19 @@ static void run(int first_id, int n)
     free(cs);
 }
 
-/* ---- fanout: the publisher -------------------------------------------- */
+/* ---- fanout: the publishers ------------------------------------------ */
 
-/* One HTTP/1.1 keep-alive connection to the publisher location (blocking:
- * the publisher waits for each answer, so it is the only one in flight on
- * it; the window bounds what the subscribers have not all got yet). */
+/* One HTTP/1.1 keep-alive connection to a publisher location (blocking:
+ * each publisher waits for each answer, so it has one POST in flight; the
+ * window bounds what the subscribers have not all got yet). */
 typedef struct wl_pub {
+    int id;                         /* 0 .. cfg.publishers - 1 */
+    const wl_target *to;
     int fd;
     char *req;                      /* request head + body, one write */
     size_t hlen;                    /* head length */
+    uint64_t published, errors;
+    pthread_t thread;
     char in[16384];
 } wl_pub;
 
@@ -880,8 +904,8 @@ static int pub_connect(wl_pub *pb)
     setsockopt(pb->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(pb->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(pb->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (connect(pb->fd, (struct sockaddr *)&cfg.pub.addr,
-                sizeof(cfg.pub.addr))) {
+    if (connect(pb->fd, (const struct sockaddr *)&pb->to->addr,
+                sizeof(pb->to->addr))) {
         close(pb->fd);
         pb->fd = -1;
         return -1;
@@ -962,69 +986,101 @@ fail:
     return status;
 }
 
-/* Messages every subscriber has: advance over the complete ones. */
-static uint64_t pub_completed(uint64_t completed, uint64_t published)
+/* The publishers share what every subscriber has: messages below
+ * pubs.completed, and when that last moved. */
+static struct {
+    pthread_mutex_t lock;
+    uint64_t completed, progress_ns, first_ns, end_ns;
+    int stalled, stop;
+} pubs = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Has every subscriber got message @a seq, published by now? */
+static int pub_delivered(uint64_t seq, uint64_t alive)
+{
+    return __atomic_load_n(&shm->acks[seq % WL_RING], __ATOMIC_ACQUIRE)
+           >= alive;
+}
+
+/* Advance pubs.completed over the messages every subscriber has (under
+ * the lock); a number not published yet stops it. A published message
+ * that has not reached everyone for 5 s stops the run: it was lost. */
+static uint64_t pub_completed(uint64_t now)
 {
     uint64_t alive = __atomic_load_n(&shm->subscribed, __ATOMIC_ACQUIRE);
+    uint64_t completed;
+    int p;
 
-    while (completed < published
-           && __atomic_load_n(&shm->acks[completed % WL_RING],
-                              __ATOMIC_ACQUIRE) >= alive) {
+    pthread_mutex_lock(&pubs.lock);
+    for (;;) {
+        completed = pubs.completed;
+        p = (int)(completed % (uint64_t)cfg.publishers);
+        if (completed / (uint64_t)cfg.publishers
+            >= __atomic_load_n(&shm->published[p], __ATOMIC_ACQUIRE)) {
+            pubs.progress_ns = now;     /* waiting for its publisher */
+            break;
+        }
+        if (!pub_delivered(completed, alive)) {
+            /* (another publisher's clock may be ahead of this one's) */
+            if (now > pubs.progress_ns
+                && now - pubs.progress_ns > 5000000000ULL) {
+                pubs.stalled = pubs.stop = 1;
+            }
+            break;
+        }
         __atomic_store_n(&shm->acks[completed % WL_RING], 0,
                          __ATOMIC_RELEASE);
-        ++completed;
+        pubs.completed = completed + 1;
+        pubs.progress_ns = now;
     }
+    pthread_mutex_unlock(&pubs.lock);
     return completed;
 }
 
-static struct {
-    uint64_t published, errors, first_ns, end_ns;
-    int stalled;
-} pst;
+/* Is every message published so far everywhere? (The numbers past
+ * pubs.completed that some publisher has not used stop nothing here.) */
+static int pub_all_delivered(void)
+{
+    uint64_t alive = __atomic_load_n(&shm->subscribed, __ATOMIC_ACQUIRE);
+    uint64_t completed = pub_completed(now_ns()), seq;
+    int p;
 
-/* Publish for cfg.duration seconds: at cfg.pub_rate messages/s, or (0) as
- * fast as the server takes them; never more than cfg.window messages that
- * some subscriber has not got. Then wait (up to cfg.drain seconds) until
- * every subscriber has every message. */
-static void publish_run(void)
+    for (p = 0; p < cfg.publishers; ++p) {
+        uint64_t k = completed / (uint64_t)cfg.publishers
+                     + (completed % (uint64_t)cfg.publishers > (uint64_t)p);
+
+        for (; k < __atomic_load_n(&shm->published[p], __ATOMIC_ACQUIRE);
+             ++k) {
+            seq = k * (uint64_t)cfg.publishers + (uint64_t)p;
+            if (!pub_delivered(seq, alive)) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* One publisher: for cfg.duration seconds, at its share of cfg.pub_rate
+ * messages/s, or (0) as fast as the server takes them; never a message
+ * numbered cfg.window or more past one that some subscriber has not got. */
+static void *publish_one(void *baton)
 {
     static const struct timespec nap = { 0, 20000 };
-    wl_pub pb;
-    uint64_t seq = 0, completed = 0, done, now, t0, end, progress, due;
+    wl_pub *pb = baton;
+    uint64_t k = 0, seq, now, end, due;
     int status, retried = 0;
 
-    memset(&pb, 0, sizeof(pb));
-    pb.fd = -1;
-    if (!(pb.req = malloc(1024 + cfg.size))) {
-        die("malloc");
-    }
-    pb.hlen = (size_t)snprintf(pb.req, 1024,
-                               "POST %s HTTP/1.1\r\nHost: %s\r\n"
-                               "Content-Type: %s\r\nContent-Length: %zu\r\n"
-                               "\r\n", cfg.pub.path, cfg.pub.host,
-                               cfg.text ? "text/plain"
-                                        : "application/octet-stream",
-                               cfg.size);
-    memcpy(pb.req + pb.hlen, body, cfg.size);
-    t0 = progress = now_ns();
-    end = t0 + (uint64_t)(cfg.duration * 1e9);
-    pst.first_ns = t0;
-    for (now = t0; now < end; now = now_ns()) {
-        done = pub_completed(completed, seq);
-        if (done != completed || done == seq) {
-            progress = now;
-        }
-        completed = done;
-        if (now - progress > 5000000000ULL) {
-            pst.stalled = 1;            /* someone lost a message */
-            break;
-        }
-        if (seq - completed >= (uint64_t)cfg.window) {
+    end = pubs.first_ns + (uint64_t)(cfg.duration * 1e9);
+    for (now = pubs.first_ns; now < end
+                              && !__atomic_load_n(&pubs.stop, __ATOMIC_ACQUIRE);
+         now = now_ns()) {
+        seq = k * (uint64_t)cfg.publishers + (uint64_t)pb->id;
+        if (seq - pub_completed(now) >= (uint64_t)cfg.window) {
             nanosleep(&nap, NULL);
             continue;
         }
         if (cfg.pub_rate > 0) {
-            due = t0 + (uint64_t)((double)seq * 1e9 / cfg.pub_rate);
+            due = pubs.first_ns + (uint64_t)((double)k * 1e9
+                                             * cfg.publishers / cfg.pub_rate);
             if (now < due) {
                 if (due - now > 50000) {
                     nanosleep(&nap, NULL);
@@ -1032,33 +1088,84 @@ static void publish_run(void)
                 continue;
             }
         }
-        status = pub_post(&pb, seq);
+        status = pub_post(pb, seq);
         if (status == 200) {
-            ++seq;
+            ++k;
             retried = 0;
-            __atomic_store_n(&shm->published, seq, __ATOMIC_RELEASE);
+            __atomic_store_n(&shm->published[pb->id], k, __ATOMIC_RELEASE);
         }
         else if (status == 0 && !retried) {
             retried = 1;                /* a kept-alive connection closed */
         }
-        else if (++pst.errors > 100) {
+        else if (++pb->errors > 100) {
             fprintf(stderr, "wsload: publish failed (HTTP status %d)\n",
                     status);
             break;
         }
     }
+    pb->published = k;
+    if (pb->fd >= 0) {
+        close(pb->fd);
+    }
+    return NULL;
+}
+
+static struct {
+    uint64_t published, errors, first_ns, end_ns;
+    int stalled;
+} pst;
+
+/* Publish with cfg.publishers publishers at once (POSTing to the -u URLs
+ * in turn), then wait (up to cfg.drain seconds) until every subscriber has
+ * every message. */
+static void publish_run(void)
+{
+    static const struct timespec nap = { 0, 20000 };
+    wl_pub *pbs = calloc((size_t)cfg.publishers, sizeof(*pbs));
+    uint64_t end;
+    int i;
+
+    if (!pbs) {
+        die("calloc");
+    }
+    pubs.first_ns = pubs.progress_ns = now_ns();
+    for (i = 0; i < cfg.publishers; ++i) {
+        wl_pub *pb = &pbs[i];
+
+        pb->id = i;
+        pb->to = &cfg.pubs[i % cfg.npubs];
+        pb->fd = -1;
+        if (!(pb->req = malloc(1024 + cfg.size))) {
+            die("malloc");
+        }
+        pb->hlen = (size_t)snprintf(pb->req, 1024,
+                                    "POST %s HTTP/1.1\r\nHost: %s\r\n"
+                                    "Content-Type: %s\r\n"
+                                    "Content-Length: %zu\r\n\r\n",
+                                    pb->to->path, pb->to->host,
+                                    cfg.text ? "text/plain"
+                                             : "application/octet-stream",
+                                    cfg.size);
+        memcpy(pb->req + pb->hlen, body, cfg.size);
+        if (pthread_create(&pb->thread, NULL, publish_one, pb)) {
+            die("pthread_create");
+        }
+    }
+    for (i = 0; i < cfg.publishers; ++i) {
+        pthread_join(pbs[i].thread, NULL);
+        pst.published += pbs[i].published;
+        pst.errors += pbs[i].errors;
+        free(pbs[i].req);
+    }
+    pst.first_ns = pubs.first_ns;
     pst.end_ns = now_ns();
-    pst.published = seq;
+    pst.stalled = pubs.stalled;
     /* Drain: what is in flight arrives, or is missing. */
     end = now_ns() + (uint64_t)(cfg.drain * 1e9);
-    while (completed < seq && now_ns() < end) {
-        completed = pub_completed(completed, seq);
+    while (!pub_all_delivered() && now_ns() < end) {
         nanosleep(&nap, NULL);
     }
-    if (pb.fd >= 0) {
-        close(pb.fd);
-    }
-    free(pb.req);
+    free(pbs);
 }
 
 /* ---- results ---------------------------------------------------------- */
@@ -1170,7 +1277,7 @@ static void report_fanout(void)
                "\"deliveries_per_s\": %.1f, \"p50_ms\": %.3f, "
                "\"p99_ms\": %.3f, \"p999_ms\": %.3f, \"max_ms\": %.3f, "
                "\"missing\": %llu, \"duplicates\": %llu, \"errors\": %llu, "
-               "\"stalled\": %d}\n", cfg.conns,
+               "\"stalled\": %d, \"publishers\": %d}\n", cfg.conns,
                (unsigned long long)st.connected,
                (unsigned long long)st.failed, (unsigned long long)st.cut,
                cfg.window, cfg.pub_rate, (unsigned long long)pst.published,
@@ -1178,7 +1285,7 @@ static void report_fanout(void)
                (unsigned long long)pst.errors, (unsigned long long)st.msgs,
                secs, st.msgs / secs, p50, p99, p999, max,
                (unsigned long long)st.missing, (unsigned long long)st.dups,
-               (unsigned long long)st.errors, pst.stalled);
+               (unsigned long long)st.errors, pst.stalled, cfg.publishers);
         return;
     }
     printf("%llu of %d subscribers (failed %llu, cut %llu); published %llu "
@@ -1228,7 +1335,10 @@ static void usage(void)
         "             after SECS counts as timed out (default 0: never)\n"
         "  -x         idle: end once every connection is open or failed\n"
         "  -u URL     fanout: the publisher, http://HOST:PORT/pub/CHANNEL\n"
-        "             (default: the first URL's /sub/ made /pub/)\n"
+        "             (default: the first URL's /sub/ made /pub/), or\n"
+        "             several, comma-separated (publishers take them in turn)\n"
+        "  -k N       fanout: publishers POSTing at once, each on its own\n"
+        "             connection, in its own order (default 1)\n"
         "  -R N       fanout: messages published per second (default 0: as\n"
         "             fast as the server takes them, within -w)\n"
         "  -D SECS    fanout: how long stragglers may take (default 10)\n"
@@ -1238,8 +1348,9 @@ static void usage(void)
     exit(2);
 }
 
-/* ws://, tcp:// (raw) or http:// (the fanout publisher) HOST:PORT/PATH. */
-static void parse_url(wl_target *t, const char *url)
+/* ws://, tcp:// (raw) or http:// (@a is_pub: a fanout publisher)
+ * HOST:PORT/PATH. */
+static void parse_url(wl_target *t, const char *url, int is_pub)
 {
     const char *hp, *slash;
     char port[16] = "80";
@@ -1250,10 +1361,10 @@ static void parse_url(wl_target *t, const char *url)
         hp = url + 5;
     }
     else if (!strncmp(url, "http://", 7)
-             && (t == &cfg.pub || cfg.mode == WL_IDLE
+             && (is_pub || cfg.mode == WL_IDLE
                  || cfg.mode == WL_CYCLES)) {
         hp = url + 7;
-        cfg.http = t != &cfg.pub;
+        cfg.http = !is_pub;
     }
     else if (!strncmp(url, "tcp://", 6)) {
         hp = url + 6;
@@ -1414,7 +1525,7 @@ int main(int argc, char **argv)
     struct rlimit rl;
     uint64_t t0;
     int opt, pipes[64][2], window_set = 0, size_set = 0;
-    const char *pub_url = NULL;
+    char *pub_url = NULL;
     char *urls, *u;
 
     if (argc < 3) {
@@ -1443,13 +1554,13 @@ int main(int argc, char **argv)
             || (cfg.ntargets && cfg.mode != WL_FANOUT)) {
             usage();
         }
-        parse_url(&cfg.targets[cfg.ntargets++], u);
+        parse_url(&cfg.targets[cfg.ntargets++], u, 0);
     }
     if (!cfg.ntargets) {
         usage();
     }
     optind = 3;
-    while ((opt = getopt(argc, argv, "c:w:s:td:n:p:r:u:R:D:P:S:T:xj"))
+    while ((opt = getopt(argc, argv, "c:w:s:td:n:p:r:u:k:R:D:P:S:T:xj"))
            != -1) {
         switch (opt) {
         case 'c': cfg.conns = atoi(optarg); break;
@@ -1461,6 +1572,7 @@ int main(int argc, char **argv)
         case 'p': cfg.ping_interval = atof(optarg); break;
         case 'r': cfg.rate = atof(optarg); break;
         case 'u': pub_url = optarg; break;
+        case 'k': cfg.publishers = atoi(optarg); break;
         case 'R': cfg.pub_rate = atof(optarg); break;
         case 'D': cfg.drain = atof(optarg); break;
         case 'P': cfg.procs = atoi(optarg); break;
@@ -1475,22 +1587,25 @@ int main(int argc, char **argv)
         hist_unit = 10;
         cfg.window = window_set ? cfg.window : 32;
         cfg.size = size_set ? cfg.size : 64;
-        if (pub_url) {
-            parse_url(&cfg.pub, pub_url);
+        for (u = pub_url ? strtok(pub_url, ",") : NULL; u;
+             u = strtok(NULL, ",")) {
+            if (cfg.npubs == WL_MAX_TARGETS) {
+                usage();
+            }
+            parse_url(&cfg.pubs[cfg.npubs++], u, 1);
         }
-        else if (!strncmp(cfg.targets[0].path, "/sub/", 5)) {
-            cfg.pub = cfg.targets[0];
-            memcpy(cfg.pub.path, "/pub/", 5);
+        if (!cfg.npubs && !strncmp(cfg.targets[0].path, "/sub/", 5)) {
+            cfg.pubs[cfg.npubs] = cfg.targets[0];
+            memcpy(cfg.pubs[cfg.npubs++].path, "/pub/", 5);
         }
-        else {
-            usage();
-        }
-        if (cfg.size < WL_FANOUT_STAMP + 6 || cfg.raw
+        if (!cfg.npubs || cfg.publishers < 1
+            || cfg.publishers > WL_MAX_PUBS
+            || cfg.size < WL_FANOUT_STAMP + 6 || cfg.raw
             || cfg.window >= WL_RING || cfg.rate <= 0) {
             usage();
         }
     }
-    else if (pub_url || cfg.pub_rate) {
+    else if (pub_url || cfg.pub_rate || cfg.publishers != 1) {
         usage();
     }
     /* Room for a whole echo and what follows it. */
