@@ -894,8 +894,14 @@ static void session_progress(amqp_session *ss)
     }
     done = low ? low - 1 : bus->queued;
     if (done > bus->done) {
+        amqp_bus_waiter *w;
+
         bus->done = done;
-        if (bus->waiters) {
+        /* Wake the barriers only when one of them is through: the others
+         * would wake for nothing, and contend for the lock. */
+        for (w = bus->waiters; w && w->target > done; w = w->next) {
+        }
+        if (w) {
             apr_thread_cond_broadcast(bus->done_cond);
         }
     }
