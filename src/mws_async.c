@@ -131,12 +131,12 @@ static void io_wake(void *baton)
     apr_thread_mutex_unlock(io->lock);
 }
 
-/* Move every connection woken so far to the thread's batch, in one go: a publish
- * wakes thousands, and senders should not wait for the lock once per
- * connection the thread runs. None: the thread polls next, and the next
- * wakeup must interrupt it; until then, senders (and the child stopping)
- * need not wake the thread again: it learns the child's state here, each
- * time. */
+/* Move every connection woken so far to the thread's batch, in one go: a
+ * publish wakes thousands, and senders should not wait for the lock once
+ * per connection the thread runs. None: the thread polls next, and the
+ * next wakeup must interrupt it; until then, senders (and the child
+ * stopping) need not wake the thread again: it learns the child's state
+ * here, each time. */
 static int io_take_woken(mws_async_thread *io, int *pstopping, int *pquit)
 {
     int any;
