@@ -564,11 +564,6 @@ static int feed_input(mws_conn *wc, apr_off_t read, apr_uint64_t decoded0)
     return 0;
 }
 
-/* Read until the filters have nothing more (empty brigade = EAGAIN): TLS
- * and the core may hold bytes the socket will never signal again. Stop at
- * the pending-output mark (a client that does not read its answers is not
- * read either: read_held), or when the round's budget is spent.
- * @return 1 if input may be waiting that no poll would report */
 /* A WebSocket that reads and writes its socket itself takes no more
  * buffers from its connection's memory: its allocator keeps no free block
  * from now on (0 would be no limit), and gives back the one it kept for
@@ -620,6 +615,11 @@ static apr_status_t read_direct(mws_conn *wc, int *pdrained)
     return rv;
 }
 
+/* Read until the filters have nothing more (empty brigade = EAGAIN): TLS
+ * and the core may hold bytes the socket will never signal again. Stop at
+ * the pending-output mark (a client that does not read its answers is not
+ * read either: read_held), or when the round's budget is spent.
+ * @return 1 if input may be waiting that no poll would report */
 static int read_input(mws_conn *wc)
 {
     conn_rec *c = wc->c;
