@@ -13,6 +13,9 @@
 #include "mws_config.h"
 
 #define DEF_VAL (-1)
+/* A field's value, or @a def where no directive set it. */
+#define MWS_OR_DEFAULT(conf, field, def) \
+    ((conf)->field == DEF_VAL ? (def) : (conf)->field)
 #define MWS_MERGE(base, add, field) \
     (((add)->field == DEF_VAL) ? (base)->field : (add)->field)
 
@@ -74,66 +77,60 @@ const mws_dir_conf *mws_config_get(const request_rec *r)
 
 apr_off_t mws_config_max_message(const mws_dir_conf *conf)
 {
-    return conf->max_message == DEF_VAL ? MWS_DEFAULT_MAX_MESSAGE
-                                        : conf->max_message;
+    return MWS_OR_DEFAULT(conf, max_message, MWS_DEFAULT_MAX_MESSAGE);
 }
 
 apr_off_t mws_config_max_frame(const mws_dir_conf *conf)
 {
     /* A frame can never be larger than a message, so by default the
      * message limit is the only one. */
-    return conf->max_frame == DEF_VAL ? mws_config_max_message(conf)
-                                      : conf->max_frame;
+    return MWS_OR_DEFAULT(conf, max_frame, mws_config_max_message(conf));
 }
 
 mws_origin_check_e mws_config_origin_check(const mws_dir_conf *conf)
 {
-    return conf->origin_check == DEF_VAL ? MWS_ORIGIN_SAME
-                                         : conf->origin_check;
+    return MWS_OR_DEFAULT(conf, origin_check, MWS_ORIGIN_SAME);
 }
 
 int mws_config_deflate(const mws_dir_conf *conf)
 {
     /* Off by default: a compressor costs memory on every WebSocket. */
-    return conf->deflate == DEF_VAL ? 0 : conf->deflate;
+    return MWS_OR_DEFAULT(conf, deflate, 0);
 }
 
 int mws_config_deflate_window_bits(const mws_dir_conf *conf)
 {
-    return conf->deflate_window_bits == DEF_VAL
-           ? MWS_DEFAULT_DEFLATE_WINDOW_BITS : conf->deflate_window_bits;
+    return MWS_OR_DEFAULT(conf, deflate_window_bits,
+                          MWS_DEFAULT_DEFLATE_WINDOW_BITS);
 }
 
 apr_off_t mws_config_max_pending(const mws_dir_conf *conf)
 {
-    return conf->max_pending == DEF_VAL ? MWS_DEFAULT_MAX_PENDING
-                                        : conf->max_pending;
+    return MWS_OR_DEFAULT(conf, max_pending, MWS_DEFAULT_MAX_PENDING);
 }
 
 mws_slow_consumer_e mws_config_slow_consumer(const mws_dir_conf *conf)
 {
-    return conf->slow_consumer == DEF_VAL ? MWS_SLOW_CLOSE
-                                          : conf->slow_consumer;
+    return MWS_OR_DEFAULT(conf, slow_consumer, MWS_SLOW_CLOSE);
 }
 
 apr_interval_time_t mws_config_idle_timeout(const mws_dir_conf *conf)
 {
     /* Off: a quiet WebSocket is normal (a dashboard waiting for pushes);
      * dead peers are found by pings, or at worst by TCP keepalive. */
-    return conf->idle_timeout == DEF_VAL ? 0 : conf->idle_timeout;
+    return MWS_OR_DEFAULT(conf, idle_timeout, 0);
 }
 
 apr_interval_time_t mws_config_ping_interval(const mws_dir_conf *conf)
 {
     /* Off, as in most servers: a client that does not expect pings never
      * sees one unless the administrator asks for them. */
-    return conf->ping_interval == DEF_VAL ? 0 : conf->ping_interval;
+    return MWS_OR_DEFAULT(conf, ping_interval, 0);
 }
 
 apr_interval_time_t mws_config_close_timeout(const mws_dir_conf *conf)
 {
-    return conf->close_timeout == DEF_VAL ? MWS_DEFAULT_CLOSE_TIMEOUT
-                                          : conf->close_timeout;
+    return MWS_OR_DEFAULT(conf, close_timeout, MWS_DEFAULT_CLOSE_TIMEOUT);
 }
 
 int mws_config_origin_trusted(const mws_dir_conf *conf, const char *origin)
