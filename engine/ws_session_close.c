@@ -93,13 +93,12 @@ apr_status_t ws_session_close_received(ws_session_t *session)
             != APR_SUCCESS) {
             return ws_session_fail_utf8(session, WS_WHY_CLOSE_UTF8);
         }
-        memcpy(session->peer_reason, session->ictrl + WS_CLOSE_CODE_LEN,
-               rlen);
     }
-    session->peer_reason[rlen] = '\0';
+    /* No frame follows a close: the reason stays where it came. */
+    session->ictrl[session->ictrl_len] = '\0';
     session->close_received = 1;
     session->close_code = code;
-    session->close_reason = session->peer_reason;
+    session->close_reason = session->ictrl + session->ictrl_len - rlen;
     if (!session->close_sent) {
         /* RFC 6455 §5.5.1: reply with a close frame, typically echoing
          * the status code received; none if the peer sent none. */

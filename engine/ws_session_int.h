@@ -10,7 +10,8 @@
 #define WS_CLOSE_CODE_LEN     2
 #define WS_CLOSE_REASON_MAX   (WS_MAX_CTRL_PAYLOAD - WS_CLOSE_CODE_LEN)
 
-/* Where payload goes that is validated but not kept (after our close). */
+/* Payload taken a piece at a time on the stack: unmasked before it is
+ * inflated, or validated and dropped after our close. */
 #define WS_SCRATCH_LEN        512
 
 /* Static reasons sent in our close frame when the peer breaks a rule. */
@@ -59,7 +60,6 @@ struct ws_session_t {
     int peer_closed_first;
     int close_code;
     const char *close_reason;
-    char peer_reason[WS_CLOSE_REASON_MAX + 1];
 
     ws_frame_parser_t fp;       /* the frame being received */
 
@@ -86,8 +86,6 @@ struct ws_session_t {
     apr_pool_t *send_pool;      /* compressed output; cleared per send */
     int imsg_compressed;        /* the message's first frame had RSV1 */
     apr_uint64_t decoded;       /* data payload taken in, after inflating */
-
-    char scratch[WS_SCRATCH_LEN];
 };
 
 /* ws_session_msg.c: the buffers of the message being received. */

@@ -97,19 +97,19 @@ static apr_status_t inflate_bytes(ws_session_t *session, const char *in,
 static apr_status_t inflate_payload(ws_session_t *session, const char *data,
                                     apr_size_t len, apr_size_t *pused)
 {
+    char unmasked[WS_SCRATCH_LEN];
     apr_size_t used = 0;
 
     while (used < len && ws_frame_payload_left(&session->fp) > 0) {
         apr_size_t room = len - used, n;
         apr_status_t rv;
 
-        if (room > sizeof(session->scratch)) {
-            room = sizeof(session->scratch);
+        if (room > sizeof(unmasked)) {
+            room = sizeof(unmasked);
         }
-        n = ws_frame_read_payload(&session->fp, session->scratch,
-                                  data + used, room);
+        n = ws_frame_read_payload(&session->fp, unmasked, data + used, room);
         used += n;
-        rv = inflate_bytes(session, session->scratch, n);
+        rv = inflate_bytes(session, unmasked, n);
         if (rv != APR_SUCCESS) {
             *pused = used;
             return rv;
@@ -277,6 +277,7 @@ static apr_status_t frame_start(ws_session_t *session)
 static apr_status_t frame_payload(ws_session_t *session, const char *data,
                                   apr_size_t len, apr_size_t *pused)
 {
+    char sink[WS_SCRATCH_LEN];          /* after our close: checked, dropped */
     apr_size_t used = 0;
 
     if (WS_FRAME_IS_CONTROL(session->fp.hdr.opcode)) {
@@ -313,8 +314,8 @@ static apr_status_t frame_payload(ws_session_t *session, const char *data,
             room = chunk->cap - chunk->len;
         }
         else {
-            dst = session->scratch;
-            room = sizeof(session->scratch);
+            dst = sink;
+            room = sizeof(sink);
         }
         if (room > len - used) {
             room = len - used;

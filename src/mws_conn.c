@@ -63,7 +63,7 @@ struct mws_conn {
     apr_socket_t *direct_out;       /* write straight to it (write_direct) */
     char *read_buf;                 /* the thread's, for direct reads */
     apr_bucket_brigade *bb_out;     /* frames not yet passed to c's filters */
-    apr_bucket_brigade *bb_tmp;
+    apr_bucket_brigade *bb_tmp;     /* made on first use */
     apr_os_thread_t owner;
     apr_off_t max_pending;          /* stop reading at this much unsent */
     apr_interval_time_t idle_timeout, ping_interval, close_timeout;
@@ -327,7 +327,6 @@ apr_status_t mws_conn_create(mws_conn **pwc, request_rec *r,
     wc->started = wc->last_rx = wc->last_msg = apr_time_now();
     wc->bb_in = apr_brigade_create(pool, c->bucket_alloc);
     wc->bb_out = apr_brigade_create(pool, c->bucket_alloc);
-    wc->bb_tmp = apr_brigade_create(pool, c->bucket_alloc);
 
     limits.max_message = (apr_uint64_t)mws_config_max_message(conf);
     limits.max_frame = (apr_uint64_t)mws_config_max_frame(conf);
@@ -437,9 +436,11 @@ void mws_conn_use_thread_memory(mws_conn *wc, apr_pool_t *buffers,
                                 apr_bucket_alloc_t *list, char *read_buf)
 {
     ws_session_set_buffer_pool(wc->session, buffers);
-    /* Frames are written into buckets of bb_out's allocator. */
-    apr_brigade_destroy(wc->bb_out);
-    wc->bb_out = apr_brigade_create(wc->c->pool, list);
+    /* Frames are written into buckets of bb_out's allocator. It is empty:
+     * no frame is written before the first round (open's sends wait in
+     * the outq). */
+    AP_DEBUG_ASSERT(APR_BRIGADE_EMPTY(wc->bb_out));
+    wc->bb_out->bucket_alloc = list;
     wc->read_buf = read_buf;
     wc->may_direct = read_buf != NULL;
 }
@@ -863,7 +864,12 @@ static void write_output(mws_conn *wc)
             wc->lost = 1;
             return;
         }
-        /* bb_tmp takes the rest; bb_out keeps one chunk to pass. */
+        /* bb_tmp takes the rest; bb_out keeps one chunk to pass. It is
+         * made here: a WebSocket that writes its socket itself from its
+         * first frame on never needs it. */
+        if (!wc->bb_tmp) {
+            wc->bb_tmp = apr_brigade_create(c->pool, wc->bb_out->bucket_alloc);
+        }
         apr_brigade_split_ex(wc->bb_out, e, wc->bb_tmp);
         chunk = wc->out_len > MWS_WRITE_CHUNK ? MWS_WRITE_CHUNK : wc->out_len;
         wc->bytes_out += chunk;
