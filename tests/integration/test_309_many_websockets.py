@@ -13,13 +13,13 @@ from wsraw import OP_BINARY, OP_CLOSE
 from wsit import connect
 
 
-def test_ws_309_01_two_thousand_on_four_threads(mpm, server_workdir):
-    """2,000 WebSockets open at once, each echoing its own message, on one
-    child with 4 request threads: only possible without a thread each."""
+def one_small_child(mpm, server_workdir, name):
+    """A started event server of one child with 4 request threads, which
+    may hold thousands of WebSockets."""
     if mpm != 'event':
         pytest.skip('the async runner is the event MPM\'s; worker and '
                     'prefork hold a thread per WebSocket by design')
-    h = Httpd(server_workdir('async-2000'), mpm='event', name='async-2000',
+    h = Httpd(server_workdir(name), mpm='event', name=name,
               extra_conf="""
 StartServers 1
 ServerLimit 1
@@ -29,6 +29,13 @@ AsyncRequestWorkerFactor 1000
 ListenBacklog 4096
 """)
     h.start()
+    return h
+
+
+def test_ws_309_01_two_thousand_on_four_threads(mpm, server_workdir):
+    """2,000 WebSockets open at once, each echoing its own message, on one
+    child with 4 request threads: only possible without a thread each."""
+    h = one_small_child(mpm, server_workdir, 'async-2000')
     sockets = []
     try:
         for i in range(2000):
@@ -54,23 +61,12 @@ def test_ws_309_02_idle_memory(mpm, server_workdir):
     """An idle WebSocket costs its child fewer pages than an idle keep-alive
     HTTP connection would (8 on this layout): 2,000 that have each echoed
     a message and wait grow the child by at most 24 KiB each."""
-    if mpm != 'event':
-        pytest.skip('the async runner is the event MPM\'s; worker and '
-                    'prefork hold a thread per WebSocket by design')
-    h = Httpd(server_workdir('async-idle'), mpm='event', name='async-idle',
-              extra_conf="""
-StartServers 1
-ServerLimit 1
-ThreadsPerChild 4
-MaxRequestWorkers 4
-AsyncRequestWorkerFactor 1000
-ListenBacklog 4096
-""")
-    h.start()
-    sockets = []
+    h = one_small_child(mpm, server_workdir, 'async-idle')
+    warm, sockets = [], []
     try:
         # The first WebSockets' growth includes the I/O thread's buffers.
-        warm = [connect(h, '/echo', timeout=10) for _ in range(50)]
+        for _ in range(50):
+            warm.append(connect(h, '/echo', timeout=10))
         for ws in warm:
             ws.send_frame(OP_BINARY, b'warm')
             assert ws.recv_message(timeout=20) == (OP_BINARY, b'warm')
