@@ -1,4 +1,4 @@
-/* wsload.c: load generator of tests/bench: WebSocket (or raw TCP) echo with verification and latency, idle WebSockets with pings (or idle HTTP keep-alive connections), open/close cycles (or HTTP request cycles), channel fan-out (subscribers and an HTTP publisher). */
+/* wsload.c: load generator of tests/bench: WebSocket (or raw TCP) echo with verification and latency, idle WebSockets with pings (or idle HTTP keep-alive connections), open/close cycles (or HTTP request cycles), channel fan-out (subscribers, and publishers by HTTP POST or AMQP). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netdb.h>
@@ -18,6 +18,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
 
 /* Latencies are counted in WL_HIST_US buckets of hist_unit microseconds
  * (1: up to one second; fanout 10: up to ten); slower ones land in the
@@ -41,6 +44,9 @@
  * k * publishers + i, and every subscriber checks each publisher's order
  * on its own (their messages interleave as the server answers them). */
 #define WL_MAX_PUBS 32
+/* The exchange an amqp:// publisher publishes to: WebSocketBrokerExchange's
+ * default. */
+#define WL_AMQP_EXCHANGE "websocket"
 
 typedef enum { WL_ECHO, WL_IDLE, WL_CYCLES, WL_FANOUT } wl_mode_e;
 typedef enum { WL_CONNECTING, WL_HANDSHAKE, WL_OPEN, WL_CLOSING } wl_state_e;
@@ -73,6 +79,10 @@ typedef struct wl_conn {
 typedef struct wl_target {
     struct sockaddr_in addr;
     char host[64], path[256];
+    /* amqp://USER:PASS@HOST:PORT/CHANNEL (fanout publishers): publish to
+     * the exchange WL_AMQP_EXCHANGE of vhost "/", routing key CHANNEL */
+    int amqp;
+    char user[64], pass[64];
 } wl_target;
 
 static struct {
@@ -885,9 +895,11 @@ typedef struct wl_pub {
     int id;                         /* 0 .. cfg.publishers - 1 */
     const wl_target *to;
     int fd;
+    amqp_connection_state_t amqp;   /* an amqp:// publisher's, or NULL */
     char *req;                      /* request head + body, one write */
     size_t hlen;                    /* head length */
     uint64_t published, errors;
+    uint64_t answer_ns;             /* spent waiting for answers */
     pthread_t thread;
     char in[16384];
 } wl_pub;
@@ -913,21 +925,113 @@ static int pub_connect(wl_pub *pb)
     return 0;
 }
 
+/* Stamp the body in pb->req with message number @a seq and the time. */
+static void pub_stamp(wl_pub *pb, uint64_t seq)
+{
+    char stamp[WL_FANOUT_STAMP + 1];
+
+    snprintf(stamp, sizeof(stamp), "%016llx %016llx ",
+             (unsigned long long)seq, (unsigned long long)now_ns());
+    memcpy(pb->req + pb->hlen, stamp, WL_FANOUT_STAMP);
+}
+
+static void amqp_drop(wl_pub *pb)
+{
+    amqp_destroy_connection(pb->amqp);
+    pb->amqp = NULL;
+}
+
+/* An AMQP connection and channel 1 in confirm mode: each publish is
+ * answered by the broker once every queue it was routed to has it. */
+static int amqp_connect(wl_pub *pb)
+{
+    char host[64];
+    amqp_socket_t *sock;
+    amqp_rpc_reply_t r;
+
+    pb->amqp = amqp_new_connection();
+    if (!pb->amqp || !(sock = amqp_tcp_socket_new(pb->amqp))) {
+        die("amqp_new_connection");
+    }
+    inet_ntop(AF_INET, &pb->to->addr.sin_addr, host, sizeof(host));
+    if (amqp_socket_open(sock, host, ntohs(pb->to->addr.sin_port))) {
+        amqp_drop(pb);
+        return -1;
+    }
+    r = amqp_login(pb->amqp, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
+                   pb->to->user, pb->to->pass);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL
+        || !amqp_channel_open(pb->amqp, 1)
+        || !amqp_confirm_select(pb->amqp, 1)) {
+        amqp_drop(pb);
+        return -1;
+    }
+    return 0;
+}
+
+/* Publish message @a seq, stamped now, and wait for the broker's confirm:
+ * 200 when it came (as a POST's answer would say), 0 otherwise. */
+static int pub_amqp(wl_pub *pb, uint64_t seq)
+{
+    amqp_basic_properties_t props;
+    amqp_bytes_t body = { cfg.size, pb->req };
+    amqp_frame_t frame;
+
+    if (!pb->amqp && amqp_connect(pb)) {
+        return 0;
+    }
+    pub_stamp(pb, seq);
+    memset(&props, 0, sizeof(props));
+    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG;
+    props.content_type = amqp_cstring_bytes(cfg.text
+                                            ? "text/plain"
+                                            : "application/octet-stream");
+    if (amqp_basic_publish(pb->amqp, 1, amqp_cstring_bytes(WL_AMQP_EXCHANGE),
+                           amqp_cstring_bytes(pb->to->path + 1), 0, 0,
+                           &props, body) != AMQP_STATUS_OK) {
+        amqp_drop(pb);
+        return 0;
+    }
+    for (;;) {
+        if (amqp_simple_wait_frame(pb->amqp, &frame) != AMQP_STATUS_OK) {
+            amqp_drop(pb);
+            return 0;
+        }
+        if (frame.frame_type == AMQP_FRAME_METHOD) {
+            amqp_method_number_t id = frame.payload.method.id;
+
+            amqp_maybe_release_buffers(pb->amqp);
+            if (id == AMQP_BASIC_ACK_METHOD) {
+                return 200;
+            }
+            if (id == AMQP_BASIC_NACK_METHOD) {
+                return 500;
+            }
+            if (id == AMQP_CHANNEL_CLOSE_METHOD
+                || id == AMQP_CONNECTION_CLOSE_METHOD) {
+                amqp_drop(pb);
+                return 0;
+            }
+        }
+    }
+}
+
 /* POST message @a seq, stamped now; its HTTP status, or 0 when the
  * connection failed. The connection is closed when the server says so. */
 static int pub_post(wl_pub *pb, uint64_t seq)
 {
-    char stamp[WL_FANOUT_STAMP + 1], *end, *v;
+    char *end, *v;
     size_t len = pb->hlen + cfg.size, off = 0, have = 0, want = 0;
     ssize_t n;
     int status = 0, keep;
 
+    if (pb->to->amqp) {
+        return pub_amqp(pb, seq);
+    }
     if (pb->fd < 0 && pub_connect(pb)) {
         return 0;
     }
-    snprintf(stamp, sizeof(stamp), "%016llx %016llx ",
-             (unsigned long long)seq, (unsigned long long)now_ns());
-    memcpy(pb->req + pb->hlen, stamp, WL_FANOUT_STAMP);
+    pub_stamp(pb, seq);
     while (off < len) {
         if ((n = write(pb->fd, pb->req + off, len - off)) <= 0) {
             goto fail;
@@ -1089,6 +1193,7 @@ static void *publish_one(void *baton)
             }
         }
         status = pub_post(pb, seq);
+        pb->answer_ns += now_ns() - now;
         if (status == 200) {
             ++k;
             retried = 0;
@@ -1107,11 +1212,15 @@ static void *publish_one(void *baton)
     if (pb->fd >= 0) {
         close(pb->fd);
     }
+    if (pb->amqp) {
+        amqp_connection_close(pb->amqp, AMQP_REPLY_SUCCESS);
+        amqp_drop(pb);
+    }
     return NULL;
 }
 
 static struct {
-    uint64_t published, errors, first_ns, end_ns;
+    uint64_t published, errors, first_ns, end_ns, answer_ns;
     int stalled;
 } pst;
 
@@ -1138,7 +1247,7 @@ static void publish_run(void)
         if (!(pb->req = malloc(1024 + cfg.size))) {
             die("malloc");
         }
-        pb->hlen = (size_t)snprintf(pb->req, 1024,
+        pb->hlen = pb->to->amqp ? 0 : (size_t)snprintf(pb->req, 1024,
                                     "POST %s HTTP/1.1\r\nHost: %s\r\n"
                                     "Content-Type: %s\r\n"
                                     "Content-Length: %zu\r\n\r\n",
@@ -1155,6 +1264,7 @@ static void publish_run(void)
         pthread_join(pbs[i].thread, NULL);
         pst.published += pbs[i].published;
         pst.errors += pbs[i].errors;
+        pst.answer_ns += pbs[i].answer_ns;
         free(pbs[i].req);
     }
     pst.first_ns = pubs.first_ns;
@@ -1277,7 +1387,8 @@ static void report_fanout(void)
                "\"deliveries_per_s\": %.1f, \"p50_ms\": %.3f, "
                "\"p99_ms\": %.3f, \"p999_ms\": %.3f, \"max_ms\": %.3f, "
                "\"missing\": %llu, \"duplicates\": %llu, \"errors\": %llu, "
-               "\"stalled\": %d, \"publishers\": %d}\n", cfg.conns,
+               "\"stalled\": %d, \"publishers\": %d, "
+               "\"answer_share\": %.3f}\n", cfg.conns,
                (unsigned long long)st.connected,
                (unsigned long long)st.failed, (unsigned long long)st.cut,
                cfg.window, cfg.pub_rate, (unsigned long long)pst.published,
@@ -1285,7 +1396,8 @@ static void report_fanout(void)
                (unsigned long long)pst.errors, (unsigned long long)st.msgs,
                secs, st.msgs / secs, p50, p99, p999, max,
                (unsigned long long)st.missing, (unsigned long long)st.dups,
-               (unsigned long long)st.errors, pst.stalled, cfg.publishers);
+               (unsigned long long)st.errors, pst.stalled, cfg.publishers,
+               pst.answer_ns / 1e9 / pub_secs / cfg.publishers);
         return;
     }
     printf("%llu of %d subscribers (failed %llu, cut %llu); published %llu "
@@ -1336,8 +1448,11 @@ static void usage(void)
         "  -x         idle: end once every connection is open or failed\n"
         "  -u URL     fanout: the publisher, http://HOST:PORT/pub/CHANNEL\n"
         "             (default: the first URL's /sub/ made /pub/), or\n"
-        "             several, comma-separated (publishers take them in turn)\n"
-        "  -k N       fanout: publishers POSTing at once, each on its own\n"
+        "             amqp://USER:PASS@HOST:PORT/CHANNEL (to the exchange\n"
+        "             " WL_AMQP_EXCHANGE " of vhost /, routing key CHANNEL, each\n"
+        "             publish confirmed), or several, comma-separated\n"
+        "             (publishers take them in turn)\n"
+        "  -k N       fanout: publishers at once, each on its own\n"
         "             connection, in its own order (default 1)\n"
         "  -R N       fanout: messages published per second (default 0: as\n"
         "             fast as the server takes them, within -w)\n"
@@ -1349,7 +1464,7 @@ static void usage(void)
 }
 
 /* ws://, tcp:// (raw) or http:// (@a is_pub: a fanout publisher)
- * HOST:PORT/PATH. */
+ * HOST:PORT/PATH, or amqp://USER:PASS@HOST:PORT/CHANNEL (a publisher). */
 static void parse_url(wl_target *t, const char *url, int is_pub)
 {
     const char *hp, *slash;
@@ -1357,7 +1472,18 @@ static void parse_url(wl_target *t, const char *url, int is_pub)
     struct addrinfo hints, *ai;
     size_t hl;
 
-    if (!strncmp(url, "ws://", 5)) {
+    if (!strncmp(url, "amqp://", 7) && is_pub) {
+        const char *at = strchr(url + 7, '@'), *colon = strchr(url + 7, ':');
+
+        if (!at || !colon || colon > at
+            || sscanf(url + 7, "%63[^:]:%63[^@]@", t->user, t->pass) != 2) {
+            usage();
+        }
+        hp = at + 1;
+        t->amqp = 1;
+        snprintf(port, sizeof(port), "5672");
+    }
+    else if (!strncmp(url, "ws://", 5)) {
         hp = url + 5;
     }
     else if (!strncmp(url, "http://", 7)
