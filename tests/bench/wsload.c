@@ -888,9 +888,10 @@ static void run(int first_id, int n)
 
 /* ---- fanout: the publishers ------------------------------------------ */
 
-/* One HTTP/1.1 keep-alive connection to a publisher location (blocking:
- * each publisher waits for each answer, so it has one POST in flight; the
- * window bounds what the subscribers have not all got yet). */
+/* One publisher: an HTTP/1.1 keep-alive connection to a publisher
+ * location, or an AMQP connection to the broker (blocking: each publisher
+ * waits for each answer, the POST's or the confirm, so it has one message
+ * in flight; the window bounds what the subscribers have not all got). */
 typedef struct wl_pub {
     int id;                         /* 0 .. cfg.publishers - 1 */
     const wl_target *to;
