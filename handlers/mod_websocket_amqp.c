@@ -606,6 +606,16 @@ static struct timeval seconds(int s)
     return tv;
 }
 
+/* The broker closed @a closed ("connection" or "channel") with @a code
+ * and @a text. */
+static const char *closed_why(apr_pool_t *p, const char *what,
+                              const char *closed, unsigned code,
+                              amqp_bytes_t text)
+{
+    return apr_psprintf(p, "%s: the broker closed the %s: %u %.*s", what,
+                        closed, code, (int)text.len, (char *)text.bytes);
+}
+
 /* Why an RPC failed, for the log (the broker's reply text, never ours). */
 static const char *reply_why(apr_pool_t *p, amqp_rpc_reply_t r,
                              const char *what)
@@ -620,18 +630,14 @@ static const char *reply_why(apr_pool_t *p, amqp_rpc_reply_t r,
         if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
             amqp_connection_close_t *m = r.reply.decoded;
 
-            return apr_psprintf(p, "%s: the broker closed the connection: "
-                                "%u %.*s", what, m->reply_code,
-                                (int)m->reply_text.len,
-                                (char *)m->reply_text.bytes);
+            return closed_why(p, what, "connection", m->reply_code,
+                              m->reply_text);
         }
         if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
             amqp_channel_close_t *m = r.reply.decoded;
 
-            return apr_psprintf(p, "%s: the broker closed the channel: "
-                                "%u %.*s", what, m->reply_code,
-                                (int)m->reply_text.len,
-                                (char *)m->reply_text.bytes);
+            return closed_why(p, what, "channel", m->reply_code,
+                              m->reply_text);
         }
         return apr_psprintf(p, "%s: unexpected method 0x%08x", what,
                             (unsigned)r.reply.id);
