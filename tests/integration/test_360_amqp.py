@@ -1107,6 +1107,15 @@ def test_ws_360_09_broker_stops_and_comes_back(servers, broker):
         > before[A.name]['WebSocketBrokerDropped']
 
 
+async def post_locally(pub, channel, subs):
+    """POST 'local' to channel while the server has no broker: only the
+    members on the publishing child (of subs, on both children) get it."""
+    out = await asyncio.to_thread(pub.post, channel, 'local', confirmed=False)
+    assert 0 < out['delivered'] < len(subs), out
+    await until(lambda: sum('local' in s.data() for s in subs)
+                == out['delivered'], 'local delivery', 10)
+
+
 def test_ws_360_10_broker_unreachable_at_startup(servers, broker,
                                                  server_workdir):
     """A server starts while the broker is down: it serves, delivers
@@ -1126,11 +1135,7 @@ def test_ws_360_10_broker_unreachable_at_startup(servers, broker,
         async def main():
             subs, pids = await subscribe_both_children(c, '/sub/t360-10')
             try:
-                out = await asyncio.to_thread(pub_c.post, 't360-10', 'local',
-                                              confirmed=False)
-                assert 0 < out['delivered'] < len(subs), out
-                await until(lambda: sum('local' in s.data() for s in subs)
-                            == out['delivered'], 'local delivery', 10)
+                await post_locally(pub_c, 't360-10', subs)
                 await asyncio.to_thread(broker.start)
                 t_up = time.monotonic()
                 await asyncio.to_thread(wait_status, c,
@@ -1158,6 +1163,43 @@ def test_ws_360_10_broker_unreachable_at_startup(servers, broker,
         c.stop()
         if not broker.running:
             broker.start()
+
+
+def test_ws_360_10b_broker_refuses_the_login(broker, server_workdir):
+    """A wrong password in WebSocketBroker (the careless administrator):
+    each child says once why the broker is out of reach, with the
+    broker's reason and without the password; the server serves and
+    delivers locally meanwhile."""
+    wrong = 'not-the-Pw'
+    url = broker.url.replace('guest:guest@', f'guest:{wrong}@')
+    assert url != broker.url
+    c = make_server(server_workdir('t360-D'), 't360-D', url, start=False)
+    pub = Publisher(c)
+    try:
+        c.start()
+        wait_log(c, 'WS00041', 2)
+        refused = [line for line in c.error_log_lines_since(0)
+                   if 'WS00041' in line]
+        for line in refused:
+            assert 'login: the broker closed the connection: 403' in line, \
+                line
+        assert status(c)['WebSocketBrokerReconnecting'] == 2
+
+        async def main():
+            subs, _ = await subscribe_both_children(c, '/sub/t360-10b')
+            try:
+                await post_locally(pub, 't360-10b', subs)
+            finally:
+                await close_all(subs)
+
+        run(main(), timeout=60)
+        # However many retries followed, each at trace level: 2 lines.
+        assert log_count(c, 'WS00041') == 2
+        assert not any(wrong in line for line in c.error_log_lines_since(0))
+    finally:
+        pub.close()
+        c.stop()
+        assert_no_child_crashes(c)
 
 
 def test_ws_360_11_graceful_restart(servers, broker):
