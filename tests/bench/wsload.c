@@ -1017,8 +1017,9 @@ static int pub_amqp(wl_pub *pb, uint64_t seq)
     }
 }
 
-/* POST message @a seq, stamped now; its HTTP status, or 0 when the
- * connection failed. The connection is closed when the server says so. */
+/* POST message @a seq, stamped now (to an amqp:// target: pub_amqp()); its
+ * HTTP status, or 0 when the connection failed. The connection is closed
+ * when the server says so. */
 static int pub_post(wl_pub *pb, uint64_t seq)
 {
     char *end, *v;
