@@ -64,10 +64,10 @@ mws_outq *mws_conn_outq(mws_conn *wc);
  * Take message buffers from subpools of @a buffers, write frames into
  * buckets of @a list and, given @a read_buf (MWS_DIRECT_READ_SIZE bytes:
  * only for a connection whose filters are plain, mws_conn_filters_plain()),
- * read its socket into it and write the socket directly: memory of the thread that owns the
- * connection from now on (call it before its first pump there). Buffers
- * that every message needs then come from that thread's cache, not from
- * the system or the connection.
+ * read its socket into it and write the socket directly: memory of the
+ * thread that owns the connection from now on (call it before its first
+ * pump there). Buffers that every message needs then come from that
+ * thread's cache, not from the system or the connection.
  */
 void mws_conn_use_thread_memory(mws_conn *wc, apr_pool_t *buffers,
                                 apr_bucket_alloc_t *list, char *read_buf);
