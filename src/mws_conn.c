@@ -33,6 +33,12 @@ static APR_OPTIONAL_FN_TYPE(ap_logio_add_bytes_out) *logio_add_bytes_out;
 #define MWS_WRITE_CHUNK (32 * 1024)
 /* Buckets written at once when the WebSocket writes its socket itself. */
 #define MWS_DIRECT_IOVECS 64
+/* A published message up to this size is copied next to its frame header
+ * as it goes out, not referenced: a bucket and an iovec per message cost
+ * more than the copy, and a member that lags gets its messages in one
+ * buffer, one write. What a member holds stays bounded by its
+ * WebSocketMaxPendingOutput either way. */
+#define MWS_SHARE_MIN 1024
 /* One round's budget: after this many bytes read, payload bytes decoded
  * (inflated ones included) or messages delivered, the connection goes to
  * the back of the line, so that no client, however it compresses or
@@ -159,7 +165,7 @@ static apr_status_t conn_on_send(void *baton, const char *hdr,
     /* apr_brigade_write() packs small frames into shared heap buckets, so
      * many small messages become few writes. */
     rv = apr_brigade_write(wc->bb_out, NULL, NULL, hdr, hlen);
-    if (rv == APR_SUCCESS && plen && wc->sending
+    if (rv == APR_SUCCESS && plen >= MWS_SHARE_MIN && wc->sending
         && payload == wc->sending->data) {
         /* A published message goes out as it is (not compressed for this
          * WebSocket): its bytes are shared, not copied. */
@@ -692,6 +698,7 @@ static int read_input(mws_conn *wc)
 static void drain_outq(mws_conn *wc)
 {
     mws_outq_item *item;
+    apr_time_t now = 0;
     int overflow;
 
     for (item = mws_outq_take(wc->outq, &overflow); item; item = item->next) {
@@ -704,7 +711,7 @@ static void drain_outq(mws_conn *wc)
             if (ws_session_send(wc->session, (ws_opcode_e)item->kind,
                                 data, item->len) == APR_SUCCESS) {
                 ++wc->msgs_out;
-                wc->last_msg = apr_time_now();
+                wc->last_msg = now ? now : (now = apr_time_now());
             }
             wc->sending = NULL;
             break;

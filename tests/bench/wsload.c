@@ -1,4 +1,4 @@
-/* wsload.c: load generator of tests/bench: WebSocket (or raw TCP) echo with verification and latency, idle WebSockets with pings (or idle HTTP keep-alive connections), open/close cycles (or HTTP request cycles), channel fan-out (subscribers, and publishers by HTTP POST or AMQP). */
+/* wsload.c: load generator of tests/bench: WebSocket (or raw TCP) echo with verification and latency, idle WebSockets with pings (or idle HTTP keep-alive connections), open/close cycles (or HTTP request cycles), channel fan-out (subscribers, and publishers by HTTP POST or AMQP; or raw TCP to tcpfan, the baseline). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netdb.h>
@@ -83,6 +83,9 @@ typedef struct wl_target {
      * the exchange WL_AMQP_EXCHANGE of vhost "/", routing key CHANNEL */
     int amqp;
     char user[64], pass[64];
+    /* tcp://HOST:PORT (a fanout publisher to tests/bench/tcpfan): the
+     * message as it is, answered by one byte */
+    int raw;
 } wl_target;
 
 static struct {
@@ -548,6 +551,10 @@ static int conn_input(wl_conn *c)
     }
     if (cfg.raw) {
         for (; c->rlen - off >= cfg.size; off += cfg.size) {
+            if (cfg.mode == WL_FANOUT) {
+                fanout_payload(c, c->rbuf + off, cfg.size);
+                continue;
+            }
             check_payload(c, c->rbuf + off, cfg.size);
             send_message(c);
         }
@@ -1020,6 +1027,27 @@ static int pub_amqp(wl_pub *pb, uint64_t seq)
 /* POST message @a seq, stamped now (to an amqp:// target: pub_amqp()); its
  * HTTP status, or 0 when the connection failed. The connection is closed
  * when the server says so. */
+/* Send message @a seq, stamped now, to tcpfan and wait for its byte: 200
+ * when it came, 0 otherwise. */
+static int pub_raw(wl_pub *pb, uint64_t seq)
+{
+    size_t off = 0;
+    ssize_t n;
+    char ack;
+
+    if (pb->fd < 0 && pub_connect(pb)) {
+        return 0;
+    }
+    pub_stamp(pb, seq);
+    while (off < cfg.size) {
+        if ((n = write(pb->fd, pb->req + off, cfg.size - off)) <= 0) {
+            return 0;
+        }
+        off += (size_t)n;
+    }
+    return read(pb->fd, &ack, 1) == 1 ? 200 : 0;
+}
+
 static int pub_post(wl_pub *pb, uint64_t seq)
 {
     char *end, *v;
@@ -1029,6 +1057,9 @@ static int pub_post(wl_pub *pb, uint64_t seq)
 
     if (pb->to->amqp) {
         return pub_amqp(pb, seq);
+    }
+    if (pb->to->raw) {
+        return pub_raw(pb, seq);
     }
     if (pb->fd < 0 && pub_connect(pb)) {
         return 0;
@@ -1249,14 +1280,15 @@ static void publish_run(void)
         if (!(pb->req = malloc(1024 + cfg.size))) {
             die("malloc");
         }
-        pb->hlen = pb->to->amqp ? 0 : (size_t)snprintf(pb->req, 1024,
-                                    "POST %s HTTP/1.1\r\nHost: %s\r\n"
-                                    "Content-Type: %s\r\n"
-                                    "Content-Length: %zu\r\n\r\n",
-                                    pb->to->path, pb->to->host,
-                                    cfg.text ? "text/plain"
-                                             : "application/octet-stream",
-                                    cfg.size);
+        pb->hlen = pb->to->amqp || pb->to->raw ? 0
+                   : (size_t)snprintf(pb->req, 1024,
+                                      "POST %s HTTP/1.1\r\nHost: %s\r\n"
+                                      "Content-Type: %s\r\n"
+                                      "Content-Length: %zu\r\n\r\n",
+                                      pb->to->path, pb->to->host,
+                                      cfg.text ? "text/plain"
+                                               : "application/octet-stream",
+                                      cfg.size);
         memcpy(pb->req + pb->hlen, body, cfg.size);
         if (pthread_create(&pb->thread, NULL, publish_one, pb)) {
             die("pthread_create");
@@ -1432,7 +1464,8 @@ static void usage(void)
         "             GET with Connection: close, the whole response, the\n"
         "             server's FIN); fanout: the\n"
         "             subscribers' ws://HOST:PORT/sub/CHANNEL, or several,\n"
-        "             comma-separated (connections go round-robin)\n"
+        "             comma-separated (connections go round-robin), or\n"
+        "             tcp://HOST:PORT (tcpfan: raw TCP, the baseline)\n"
         "  -c N       connections (fanout: subscribers; default 1)\n"
         "  -w N       echo: messages in flight per connection (default 1);\n"
         "             fanout: messages published that not every subscriber\n"
@@ -1452,8 +1485,10 @@ static void usage(void)
         "             (default: the first URL's /sub/ made /pub/), or\n"
         "             amqp://USER:PASS@HOST:PORT/CHANNEL (to the exchange\n"
         "             " WL_AMQP_EXCHANGE " of vhost /, routing key\n"
-        "             CHANNEL, each publish confirmed), or several,\n"
-        "             comma-separated (publishers take them in turn)\n"
+        "             CHANNEL, each publish confirmed), or\n"
+        "             tcp://HOST:PORT (tcpfan's publishers' port: raw\n"
+        "             subscribers only), or several, comma-separated\n"
+        "             (publishers take them in turn)\n"
         "  -k N       fanout: publishers at once, each on its own\n"
         "             connection, in its own order (default 1)\n"
         "  -R N       fanout: messages published per second (default 0: as\n"
@@ -1496,7 +1531,12 @@ static void parse_url(wl_target *t, const char *url, int is_pub)
     }
     else if (!strncmp(url, "tcp://", 6)) {
         hp = url + 6;
-        cfg.raw = 1;
+        if (is_pub) {
+            t->raw = 1;
+        }
+        else {
+            cfg.raw = 1;
+        }
     }
     else {
         usage();
@@ -1720,7 +1760,11 @@ int main(int argc, char **argv)
             if (cfg.npubs == WL_MAX_TARGETS) {
                 usage();
             }
-            parse_url(&cfg.pubs[cfg.npubs++], u, 1);
+            parse_url(&cfg.pubs[cfg.npubs], u, 1);
+            /* Raw subscribers have raw publishers, and only them. */
+            if (cfg.pubs[cfg.npubs++].raw != cfg.raw) {
+                usage();
+            }
         }
         if (!cfg.npubs && !strncmp(cfg.targets[0].path, "/sub/", 5)) {
             cfg.pubs[cfg.npubs] = cfg.targets[0];
@@ -1728,7 +1772,7 @@ int main(int argc, char **argv)
         }
         if (!cfg.npubs || cfg.publishers < 1
             || cfg.publishers > WL_MAX_PUBS
-            || cfg.size < WL_FANOUT_STAMP + 6 || cfg.raw
+            || cfg.size < WL_FANOUT_STAMP + 6
             || cfg.window >= WL_RING || cfg.rate <= 0) {
             usage();
         }
