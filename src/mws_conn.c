@@ -694,32 +694,45 @@ static int read_input(mws_conn *wc)
     }
 }
 
+/* Send one queued message: a copy, or the shared @a msg. */
+static void send_queued(mws_conn *wc, int type, const char *data,
+                        apr_size_t len, const mws_msg *msg, apr_time_t *pnow)
+{
+    wc->sending = msg;
+    if (ws_session_send(wc->session, (ws_opcode_e)type, data, len)
+        == APR_SUCCESS) {
+        ++wc->msgs_out;
+        wc->last_msg = *pnow ? *pnow : (*pnow = apr_time_now());
+    }
+    wc->sending = NULL;
+}
+
 /* Send what other threads queued, in their order. */
 static void drain_outq(mws_conn *wc)
 {
     mws_outq_item *item;
     apr_time_t now = 0;
+    apr_size_t i;
     int overflow;
 
     for (item = mws_outq_take(wc->outq, &overflow); item; item = item->next) {
-        const char *data = item->msg ? item->msg->data : item->data;
-
         switch (item->kind) {
         case MWS_OUTQ_TEXT:
         case MWS_OUTQ_BINARY:
-            wc->sending = item->msg;
-            if (ws_session_send(wc->session, (ws_opcode_e)item->kind,
-                                data, item->len) == APR_SUCCESS) {
-                ++wc->msgs_out;
-                wc->last_msg = now ? now : (now = apr_time_now());
+            send_queued(wc, item->kind, item->u.data, item->len, NULL, &now);
+            break;
+        case MWS_OUTQ_SHARED:
+            for (i = 0; i < item->len; ++i) {
+                const mws_msg *msg = item->u.msgs[i];
+
+                send_queued(wc, msg->type, msg->data, msg->len, msg, &now);
             }
-            wc->sending = NULL;
             break;
         case MWS_OUTQ_PING:
-            ws_session_ping(wc->session, item->data, item->len);
+            ws_session_ping(wc->session, item->u.data, item->len);
             break;
         case MWS_OUTQ_CLOSE:
-            mws_conn_close(wc, item->code, item->data, wc->close_timeout);
+            mws_conn_close(wc, item->code, item->u.data, wc->close_timeout);
             break;
         }
     }

@@ -13,9 +13,9 @@
 #define MWS_OUTQ_BURST 2
 
 /* The owner keeps up to this many items of references it sent, for the
- * senders' next pushes: a member that lags a few messages behind still
- * reuses them. */
-#define MWS_OUTQ_SPARES 8
+ * senders' next pushes: a member that lags a few runs behind still reuses
+ * them. */
+#define MWS_OUTQ_SPARES 2
 
 /* Senders copy into one pool while the owner sends from the other. Both
  * are unmanaged pools with their own allocators, made on the first push
@@ -27,6 +27,8 @@ struct mws_outq {
     apr_pool_t *filling;        /* senders allocate here, under lock */
     apr_pool_t *taken;          /* the owner's: holds the last take */
     mws_outq_item *head, **tail;
+    mws_outq_item *run;         /* the last item, if shared messages may
+                                 * still join it */
     mws_outq_item *taken_items; /* the last take, for their references */
     mws_outq_item *spare;       /* items for references, for senders */
     mws_outq_item *owner_spare; /* the owner's, for the next take */
@@ -58,15 +60,18 @@ static void outq_free_items(mws_outq_item *items)
 /* Give back the references of shared messages in @a items; the owner
  * keeps some of their items for the senders (mws_outq_take() hands them
  * over), so that a member of a busy channel costs no malloc and free per
- * message, which would cross threads. */
+ * run, which would cross threads. */
 static void outq_unref(mws_outq *q, mws_outq_item *items)
 {
     mws_outq_item *next;
+    apr_size_t i;
 
     for (; items; items = next) {
         next = items->next;
-        if (items->msg) {
-            mws_msg_unref(items->msg);
+        if (items->kind == MWS_OUTQ_SHARED) {
+            for (i = 0; i < items->len; ++i) {
+                mws_msg_unref(items->u.msgs[i]);
+            }
             if (q->owner_spares < MWS_OUTQ_SPARES) {
                 items->next = q->owner_spare;
                 q->owner_spare = items;
@@ -168,22 +173,23 @@ static apr_status_t outq_admit(mws_outq *q, mws_outq_kind_e kind,
     return APR_SUCCESS;
 }
 
-/* Memory for an item of @a size bytes. Under the lock. */
-static mws_outq_item *outq_item_alloc(mws_outq *q, int shared,
-                                      apr_size_t size)
+/* A run of references is a small fixed item, one per member of a publish
+ * at most: from the heap, so that a fan-out maps and unmaps no pool block
+ * per member (Debian's APR allocates blocks with mmap). Under the lock. */
+static mws_outq_item *outq_run_alloc(mws_outq *q)
 {
-    if (shared) {
-        /* A reference is a small fixed item, one per member of a publish:
-         * from the heap, so that a fan-out maps and unmaps no pool block
-         * per member (Debian's APR allocates blocks with mmap). */
-        mws_outq_item *item = q->spare;
+    mws_outq_item *item = q->spare;
 
-        if (item) {
-            q->spare = item->next;
-            return item;
-        }
-        return malloc(size);
+    if (item) {
+        q->spare = item->next;
+        return item;
     }
+    return malloc(sizeof(*item));
+}
+
+/* A copy's item: from the pool senders fill. Under the lock. */
+static mws_outq_item *outq_copy_alloc(mws_outq *q, apr_size_t size)
+{
     if (!q->filling
         && apr_pool_create_unmanaged_ex(&q->filling, NULL, NULL)
            != APR_SUCCESS) {
@@ -193,36 +199,65 @@ static mws_outq_item *outq_item_alloc(mws_outq *q, int shared,
     return apr_palloc(q->filling, size);
 }
 
-/* Queue an item of @a len bytes: a copy of @a data, or a reference to
- * @a msg. */
+/* Queue @a msg in the run of shared messages at the tail, or in a new one.
+ * Under the lock. */
+static apr_status_t outq_add_shared(mws_outq *q, mws_msg *msg)
+{
+    mws_outq_item *item = q->run;
+
+    if (!item || item->len == MWS_OUTQ_RUN) {
+        if (!(item = outq_run_alloc(q))) {
+            return APR_ENOMEM;
+        }
+        item->next = NULL;
+        item->kind = MWS_OUTQ_SHARED;
+        item->len = 0;
+        *q->tail = item;
+        q->tail = &item->next;
+        q->run = item;
+    }
+    item->u.msgs[item->len++] = msg;
+    return APR_SUCCESS;
+}
+
+/* Queue a copy of @a data in an item of its own. Under the lock. */
+static apr_status_t outq_add_copy(mws_outq *q, mws_outq_kind_e kind,
+                                  int code, const void *data, apr_size_t len)
+{
+    mws_outq_item *item = outq_copy_alloc(q, MWS_OUTQ_MSG_COST + len + 1);
+
+    if (!item) {
+        return APR_ENOMEM;
+    }
+    item->next = NULL;
+    item->kind = kind;
+    item->code = code;
+    item->len = len;
+    if (len) {
+        memcpy(item->u.data, data, len);
+    }
+    item->u.data[len] = '\0';
+    *q->tail = item;
+    q->tail = &item->next;
+    q->run = NULL;
+    return APR_SUCCESS;
+}
+
+/* Queue @a len bytes: a copy of @a data, or a reference to @a msg. */
 static apr_status_t outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
                               const void *data, apr_size_t len, mws_msg *msg)
 {
-    mws_outq_item *item;
-    apr_size_t size = sizeof(*item) + (msg ? 0 : len);
     apr_status_t rv;
     int wake = 0;
 
     apr_thread_mutex_lock(q->lock);
-    rv = outq_admit(q, kind, len, sizeof(*item) + len, &wake);
-    if (rv == APR_SUCCESS && !(item = outq_item_alloc(q, msg != NULL, size))) {
-        rv = APR_ENOMEM;
+    rv = outq_admit(q, kind, len, MWS_OUTQ_MSG_COST + len, &wake);
+    if (rv == APR_SUCCESS) {
+        rv = msg ? outq_add_shared(q, msg)
+                 : outq_add_copy(q, kind, code, data, len);
     }
     if (rv == APR_SUCCESS) {
-        item->next = NULL;
-        item->kind = kind;
-        item->code = code;
-        item->len = len;
-        item->msg = msg;
-        if (!msg) {
-            if (len) {
-                memcpy(item->data, data, len);
-            }
-            item->data[len] = '\0';
-        }
-        *q->tail = item;
-        q->tail = &item->next;
-        q->queued += sizeof(*item) + len;
+        q->queued += MWS_OUTQ_MSG_COST + len;
         if (kind == MWS_OUTQ_CLOSE) {
             /* Nothing goes after a close frame. */
             q->closing = 1;
@@ -247,7 +282,7 @@ apr_status_t mws_outq_push(mws_outq *q, mws_outq_kind_e kind, int code,
 
 apr_status_t mws_outq_push_msg(mws_outq *q, mws_msg *msg)
 {
-    return outq_push(q, (mws_outq_kind_e)msg->type, 0, NULL, msg->len, msg);
+    return outq_push(q, MWS_OUTQ_SHARED, 0, NULL, msg->len, msg);
 }
 
 mws_outq_item *mws_outq_take(mws_outq *q, int *poverflow)
@@ -256,7 +291,7 @@ mws_outq_item *mws_outq_take(mws_outq *q, int *poverflow)
 
     apr_thread_mutex_lock(q->lock);
     items = q->taken_items = q->head;
-    q->head = NULL;
+    q->head = q->run = NULL;
     q->tail = &q->head;
     /* Until the owner says what it could write, what it takes is its
      * backlog. */

@@ -10,17 +10,29 @@ typedef enum {
     MWS_OUTQ_TEXT = 1,      /* the values of websocket_type_e */
     MWS_OUTQ_BINARY = 2,
     MWS_OUTQ_PING,
-    MWS_OUTQ_CLOSE
+    MWS_OUTQ_CLOSE,
+    MWS_OUTQ_SHARED         /* shared messages, each of its own type */
 } mws_outq_kind_e;
+
+/* Shared messages queued back to back share one item, up to this many:
+ * the owner reads their references from one array, not from an item each
+ * that another thread wrote. */
+#define MWS_OUTQ_RUN 24
 
 typedef struct mws_outq_item {
     struct mws_outq_item *next;
     mws_outq_kind_e kind;
     int code;               /* MWS_OUTQ_CLOSE */
-    mws_msg *msg;           /* a shared message (its reference), or NULL */
-    apr_size_t len;
-    char data[1];           /* without msg: len bytes, then '\0' */
+    apr_size_t len;         /* bytes of data; MWS_OUTQ_SHARED: messages */
+    union {
+        char data[1];       /* a copy: len bytes, then '\0' */
+        mws_msg *msgs[MWS_OUTQ_RUN];    /* MWS_OUTQ_SHARED: references */
+    } u;
 } mws_outq_item;
+
+/* What a queued message counts against the bound besides its own bytes:
+ * an item's head. */
+#define MWS_OUTQ_MSG_COST APR_OFFSETOF(mws_outq_item, u)
 
 typedef struct mws_outq mws_outq;
 

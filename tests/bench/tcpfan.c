@@ -19,7 +19,7 @@
 /* Subscribers written between two looks at the publishers: a message that
  * comes in meanwhile joins the earlier ones not yet written, in one write
  * (as a real fan-out server batches what waits for a client). */
-#define TF_CHUNK 256
+#define TF_CHUNK 32
 
 typedef struct tf_conn {
     int fd;                     /* -1: closed */

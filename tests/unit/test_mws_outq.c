@@ -141,7 +141,7 @@ START_TEST(test_mws_outq_empty_messages_bounded)
         }
     }
     ck_assert_int_gt(ok, 0);
-    ck_assert_int_lt(ok, 2 * LIMIT / (int)sizeof(mws_outq_item) + 1);
+    ck_assert_int_lt(ok, 2 * LIMIT / (int)MWS_OUTQ_MSG_COST + 1);
     mws_outq_shut(q);
 }
 END_TEST
@@ -184,8 +184,9 @@ START_TEST(test_mws_msg_shared_references)
     ck_assert_int_eq(mws_outq_push_msg(b, msg), APR_SUCCESS);
     ck_assert_uint_eq(apr_atomic_read32(&msg->refs), 3);
     item = mws_outq_take(a, &overflow);
-    ck_assert_ptr_eq(item->msg, msg);
-    ck_assert_uint_eq(item->len, 12);
+    ck_assert_int_eq(item->kind, MWS_OUTQ_SHARED);
+    ck_assert_uint_eq(item->len, 1);
+    ck_assert_ptr_eq(item->u.msgs[0], msg);
 
     bk = mws_msg_bucket_create(msg, ba);
     ck_assert_uint_eq(apr_atomic_read32(&msg->refs), 4);
@@ -234,13 +235,63 @@ START_TEST(test_mws_outq_reference_items_reused)
         ck_assert_int_eq(mws_outq_push_msg(q, msg), APR_SUCCESS);
         item = mws_outq_take(q, &overflow);
         ck_assert_ptr_eq(item, i ? second : first);
-        ck_assert_ptr_eq(item->msg, msg);
+        ck_assert_ptr_eq(item->u.msgs[0], msg);
         ck_assert_ptr_null(item->next);
         mws_outq_release(q);
     }
     ck_assert_uint_eq(apr_atomic_read32(&msg->refs), 1);
     mws_outq_shut(q);
     mws_msg_unref(msg);
+}
+END_TEST
+
+/* Shared messages queued back to back share an item, MWS_OUTQ_RUN at
+ * most; a copy between them starts a new run: the owner gets everything in
+ * the order it was pushed. */
+START_TEST(test_mws_outq_shared_runs_keep_order)
+{
+    mws_msg *one = mws_msg_create(1, "one", 3);
+    mws_msg *two = mws_msg_create(2, "two", 3);
+    mws_outq *q = queue(0);
+    mws_outq_item *item;
+    int overflow, i;
+
+    ck_assert_ptr_nonnull(one);
+    ck_assert_ptr_nonnull(two);
+    mws_msg_ref_n(one, MWS_OUTQ_RUN + 1);
+    mws_msg_ref_n(two, 1);
+    for (i = 0; i < MWS_OUTQ_RUN + 1; ++i) {
+        ck_assert_int_eq(mws_outq_push_msg(q, one), APR_SUCCESS);
+    }
+    ck_assert_int_eq(mws_outq_push(q, MWS_OUTQ_TEXT, 0, "copy", 4),
+                     APR_SUCCESS);
+    ck_assert_int_eq(mws_outq_push_msg(q, two), APR_SUCCESS);
+
+    item = mws_outq_take(q, &overflow);
+    ck_assert_int_eq(item->kind, MWS_OUTQ_SHARED);
+    ck_assert_uint_eq(item->len, MWS_OUTQ_RUN);
+    for (i = 0; i < MWS_OUTQ_RUN; ++i) {
+        ck_assert_ptr_eq(item->u.msgs[i], one);
+    }
+    item = item->next;
+    ck_assert_int_eq(item->kind, MWS_OUTQ_SHARED);
+    ck_assert_uint_eq(item->len, 1);
+    ck_assert_ptr_eq(item->u.msgs[0], one);
+    item = item->next;
+    ck_assert_int_eq(item->kind, MWS_OUTQ_TEXT);
+    ck_assert_str_eq(item->u.data, "copy");
+    item = item->next;
+    ck_assert_int_eq(item->kind, MWS_OUTQ_SHARED);
+    ck_assert_uint_eq(item->len, 1);
+    ck_assert_ptr_eq(item->u.msgs[0], two);
+    ck_assert_ptr_null(item->next);
+    ck_assert_uint_eq(apr_atomic_read32(&one->refs), MWS_OUTQ_RUN + 2);
+    mws_outq_release(q);
+    ck_assert_uint_eq(apr_atomic_read32(&one->refs), 1);
+    ck_assert_uint_eq(apr_atomic_read32(&two->refs), 1);
+    mws_outq_shut(q);
+    mws_msg_unref(one);
+    mws_msg_unref(two);
 }
 END_TEST
 
@@ -256,6 +307,7 @@ Suite *test_mws_outq_suite(void)
     tcase_add_test(tc, test_mws_outq_close_then_nothing);
     tcase_add_test(tc, test_mws_msg_shared_references);
     tcase_add_test(tc, test_mws_outq_reference_items_reused);
+    tcase_add_test(tc, test_mws_outq_shared_runs_keep_order);
     suite_add_tcase(s, tc);
     return s;
 }
