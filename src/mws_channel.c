@@ -1,4 +1,6 @@
 /* mws_channel.c: the child's channels: their members, publishing to them, and the bus that carries them to other children and servers. */
+#include <stdlib.h>
+
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
@@ -11,6 +13,7 @@
 #include "mws_private.h"
 #include "mws_channel.h"
 #include "mws_conn.h"
+#include "mws_outq.h"
 #include "mws_status.h"
 
 /* Channels are spread over this many stripes, each under its own lock: a
@@ -24,22 +27,39 @@
 #define MWS_CHANNEL_PLACES (MWS_STATUS_MEMBER_PLACES / MWS_CHANNEL_STRIPES)
 #define MWS_CHANNEL_NO_PLACE (-1)
 
+/* A channel's first array of members; it doubles as they join, and halves
+ * when three quarters of it are unused. */
+#define MWS_CHANNEL_MIN_SLOTS 16
+
+/* How far ahead a publish asks for the memory of the members it is about
+ * to queue for: their queues were last written by their own threads. */
+#define MWS_CHANNEL_AHEAD 8
+
 typedef struct mws_channel mws_channel;
 
-/* One connection's place in one channel: on the channel's list (under the
- * stripe's lock) and on its connection's set (owner thread). */
+/* One connection's place in one channel: a slot of the channel's array
+ * (under the stripe's lock) and on its connection's set (owner thread). */
 struct mws_member {
-    mws_member *prev, *next;    /* the channel's members */
     mws_member *next_in_set;    /* the connection's memberships */
     mws_channel *channel;
     mws_conn *wc;
+    apr_size_t slot;            /* in channel->slots */
 };
 
+/* What a publish needs of a member, side by side with the others': its
+ * queue and its connection, without a walk through the member. */
+typedef struct {
+    mws_outq *outq;
+    mws_conn *wc;
+    mws_member *member;
+} mws_channel_slot;
+
 /* Fixed-size records, kept for reuse: a child's channel memory is bounded
- * by the most channels it ever had at once, however many come and go. */
+ * by the most channels it ever had at once, however many come and go. The
+ * members' array is the heap's, and goes with the last member. */
 struct mws_channel {
-    mws_member *members;
-    apr_size_t nmembers;
+    mws_channel_slot *slots;    /* nmembers of them, in no order */
+    apr_size_t nmembers, nslots;
     apr_uint64_t key;           /* hash of the name, never 0 */
     int place;                  /* its stripe's place, or NO_PLACE */
     mws_channel *next_free;
@@ -119,6 +139,45 @@ static void channel_count(mws_stripe *stripe, mws_channel *ch)
 
 /* ---- membership (owner thread) ---------------------------------------- */
 
+/* Make room for @a n members in @a ch's array, or give back what three
+ * quarters of it do not use (under the stripe's lock). 0: no memory. */
+static int channel_resize(mws_channel *ch, apr_size_t n)
+{
+    apr_size_t want = ch->nslots;
+    mws_channel_slot *slots;
+
+    if (n > want) {
+        want = want ? 2 * want : MWS_CHANNEL_MIN_SLOTS;
+    }
+    else if (want > MWS_CHANNEL_MIN_SLOTS && n < want / 4) {
+        want /= 2;
+    }
+    if (want == ch->nslots) {
+        return 1;
+    }
+    if (!(slots = realloc(ch->slots, want * sizeof(*slots)))) {
+        return n <= ch->nslots;     /* (shrinking may fail harmlessly) */
+    }
+    ch->slots = slots;
+    ch->nslots = want;
+    return 1;
+}
+
+/* @a ch has no member left: unsubscribe, and keep its record for the next
+ * channel (under the stripe's lock). */
+static void channel_forget(mws_stripe *stripe, mws_channel *ch)
+{
+    if (channels.bus) {
+        channels.bus_provider->unsubscribe(channels.bus, ch->name);
+    }
+    apr_hash_set(stripe->channels, ch->name, APR_HASH_KEY_STRING, NULL);
+    free(ch->slots);
+    ch->slots = NULL;
+    ch->nslots = 0;
+    ch->next_free = stripe->spare;
+    stripe->spare = ch;
+}
+
 apr_status_t mws_channel_join(mws_channel_set *set, mws_conn *wc,
                               apr_pool_t *p, const char *name)
 {
@@ -145,7 +204,6 @@ apr_status_t mws_channel_join(mws_channel_set *set, mws_conn *wc,
         m = apr_palloc(p, sizeof(*m));
     }
     m->wc = wc;
-    m->prev = NULL;
 
     key = channel_key(name);
     stripe = stripe_of(key);
@@ -159,8 +217,8 @@ apr_status_t mws_channel_join(mws_channel_set *set, mws_conn *wc,
             ch = apr_palloc(stripe->pool, sizeof(*ch));
         }
         apr_cpystrn(ch->name, name, sizeof(ch->name));
-        ch->members = NULL;
-        ch->nmembers = 0;
+        ch->slots = NULL;
+        ch->nmembers = ch->nslots = 0;
         ch->key = key;
         ch->place = MWS_CHANNEL_NO_PLACE;
         apr_hash_set(stripe->channels, ch->name, APR_HASH_KEY_STRING, ch);
@@ -168,13 +226,20 @@ apr_status_t mws_channel_join(mws_channel_set *set, mws_conn *wc,
             channels.bus_provider->subscribe(channels.bus, ch->name);
         }
     }
-    m->channel = ch;
-    m->next = ch->members;
-    if (ch->members) {
-        ch->members->prev = m;
+    if (!channel_resize(ch, ch->nmembers + 1)) {
+        if (!ch->nmembers) {
+            channel_forget(stripe, ch);
+        }
+        apr_thread_mutex_unlock(stripe->lock);
+        m->next_in_set = set->spare;
+        set->spare = m;
+        return APR_ENOMEM;
     }
-    ch->members = m;
-    ++ch->nmembers;
+    m->channel = ch;
+    m->slot = ch->nmembers++;
+    ch->slots[m->slot].outq = mws_conn_outq(wc);
+    ch->slots[m->slot].wc = wc;
+    ch->slots[m->slot].member = m;
     channel_count(stripe, ch);
     apr_thread_mutex_unlock(stripe->lock);
 
@@ -183,31 +248,22 @@ apr_status_t mws_channel_join(mws_channel_set *set, mws_conn *wc,
     return APR_SUCCESS;
 }
 
-/* Take @a m off its channel, and forget the channel with its last member. */
+/* Take @a m off its channel (the last member takes its slot), and forget
+ * the channel with its last member. */
 static void member_remove(mws_member *m)
 {
     mws_channel *ch = m->channel;
     mws_stripe *stripe = stripe_of(ch->key);
 
     apr_thread_mutex_lock(stripe->lock);
-    if (m->prev) {
-        m->prev->next = m->next;
-    }
-    else {
-        ch->members = m->next;
-    }
-    if (m->next) {
-        m->next->prev = m->prev;
-    }
-    --ch->nmembers;
+    ch->slots[m->slot] = ch->slots[--ch->nmembers];
+    ch->slots[m->slot].member->slot = m->slot;
     channel_count(stripe, ch);
     if (ch->nmembers == 0) {
-        if (channels.bus) {
-            channels.bus_provider->unsubscribe(channels.bus, ch->name);
-        }
-        apr_hash_set(stripe->channels, ch->name, APR_HASH_KEY_STRING, NULL);
-        ch->next_free = stripe->spare;
-        stripe->spare = ch;
+        channel_forget(stripe, ch);
+    }
+    else {
+        channel_resize(ch, ch->nmembers);
     }
     apr_thread_mutex_unlock(stripe->lock);
 }
@@ -251,17 +307,26 @@ static apr_size_t deliver_local(const char *name, mws_msg *msg)
 {
     mws_stripe *stripe = stripe_of(channel_key(name));
     mws_channel *ch;
-    mws_member *m;
-    apr_size_t n = 0;
+    apr_size_t i, n = 0;
 
     apr_thread_mutex_lock(stripe->lock);
     ch = apr_hash_get(stripe->channels, name, APR_HASH_KEY_STRING);
-    if (ch && msg) {
-        mws_msg_ref_n(msg, (apr_uint32_t)ch->nmembers);
+    if (ch && !msg) {
+        n = ch->nmembers;
     }
-    for (m = ch ? ch->members : NULL; m; m = m->next) {
-        if (!msg || mws_conn_deliver(m->wc, msg) == APR_SUCCESS) {
-            ++n;
+    else if (ch) {
+        mws_msg_ref_n(msg, (apr_uint32_t)ch->nmembers);
+        for (i = 0; i < ch->nmembers; ++i) {
+            if (i + MWS_CHANNEL_AHEAD < ch->nmembers) {
+                MWS_PREFETCH(ch->slots[i + MWS_CHANNEL_AHEAD].outq);
+            }
+            if (i + MWS_CHANNEL_AHEAD / 2 < ch->nmembers) {
+                mws_outq_prefetch(ch->slots[i + MWS_CHANNEL_AHEAD / 2].outq);
+            }
+            if (mws_conn_deliver(ch->slots[i].wc, ch->slots[i].outq, msg)
+                == APR_SUCCESS) {
+                ++n;
+            }
         }
     }
     if (ch && msg && n < ch->nmembers) {

@@ -286,10 +286,12 @@ static const websocket_conn_ops conn_ops = {
     conn_leave
 };
 
-apr_status_t mws_conn_deliver(mws_conn *wc, mws_msg *msg)
+apr_status_t mws_conn_deliver(mws_conn *wc, mws_outq *outq, mws_msg *msg)
 {
-    apr_status_t rv = mws_outq_push_msg(wc->outq, msg);
+    apr_status_t rv = mws_outq_push_msg(outq, msg);
 
+    /* (wc is read only here: a publish to thousands touches their queues
+     * alone) */
     if (rv == APR_ENOSPC
         && (wc->slow_drop || (apr_off_t)msg->len > wc->max_pending)) {
         mws_status_dropped();

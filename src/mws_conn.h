@@ -47,11 +47,12 @@ apr_status_t mws_conn_open(mws_conn *wc);
 void mws_conn_take_over(mws_conn *wc, const mws_handshake *hs);
 
 /**
- * Queue the shared @a msg for @a wc (any thread; a channel's publish),
+ * Queue the shared @a msg for @a wc (any thread; a channel's publish) in
+ * its queue @a outq (mws_conn_outq(), which the caller may keep at hand),
  * under the same bound and policy as websocket_send(); on APR_SUCCESS
  * the queue owns one of the caller's references to it.
  */
-apr_status_t mws_conn_deliver(mws_conn *wc, mws_msg *msg);
+apr_status_t mws_conn_deliver(mws_conn *wc, mws_outq *outq, mws_msg *msg);
 
 /** The queue other threads push to; its waker belongs to the runner. */
 mws_outq *mws_conn_outq(mws_conn *wc);

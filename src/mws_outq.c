@@ -125,6 +125,11 @@ void mws_outq_set_waker(mws_outq *q, mws_outq_wake_fn *wake, void *baton)
     q->baton = baton;
 }
 
+void mws_outq_prefetch(const mws_outq *q)
+{
+    MWS_PREFETCH(q->lock);
+}
+
 void mws_outq_set_backlog(mws_outq *q, apr_size_t bytes)
 {
     apr_atomic_set32(&q->backlog, bytes > APR_UINT32_MAX ? APR_UINT32_MAX

@@ -59,6 +59,17 @@ apr_status_t mws_outq_create(mws_outq **pq, apr_pool_t *p, apr_size_t limit,
  *  push); NULL wakes nobody. */
 void mws_outq_set_waker(mws_outq *q, mws_outq_wake_fn *wake, void *baton);
 
+/* Ask the CPU for the memory at @a p before it is needed (a hint). */
+#if defined(__GNUC__)
+#define MWS_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define MWS_PREFETCH(p) ((void)(p))
+#endif
+
+/** Ask for the memory a push to @a q touches besides @a q itself (any
+ *  thread): a publisher does so for the members it is about to push to. */
+void mws_outq_prefetch(const mws_outq *q);
+
 /** Tell pushers how many bytes the owner holds unsent (owner thread). */
 void mws_outq_set_backlog(mws_outq *q, apr_size_t bytes);
 

@@ -153,6 +153,55 @@ def test_ws_350_06_slow_subscriber_cut_off_others_served(httpd):
         fast.close_socket()
 
 
+def test_ws_350_08_members_come_and_go(httpd):
+    """Members join and leave in any order (a channel's array of members
+    grows, a leaver's slot goes to the last one, and it shrinks): every
+    member left gets each publish once, and nobody who left does."""
+    skip_prefork(httpd)
+
+    def members_now(n):
+        # Each probe is a publish: those who stay get them all.
+        return wait_for(lambda: published(post(httpd, '/pub/churn', b'probe',
+                                               'text/plain'))['delivered']
+                        == n)
+
+    def read_to(ws, last):
+        while True:
+            op, data = ws.recv_message()
+            if data == last:
+                return
+            assert data == b'probe', data
+
+    # (worker: a thread per WebSocket, 25 in this server)
+    subs = [connect(httpd, '/sub/churn') for _ in range(22)]
+    stay = []
+    try:
+        gone = subs[::2] + subs[1:14:2]     # 18: every other, then more
+        stay = [ws for ws in subs if ws not in gone]
+        for ws in gone:
+            ws.close_socket()
+        assert members_now(4), 'the leavers were not taken off'
+        assert published(post(httpd, '/pub/churn', b'one',
+                              'text/plain'))['delivered'] == 4
+        for ws in stay:
+            read_to(ws, b'one')
+        stay += [connect(httpd, '/sub/churn') for _ in range(16)]
+        assert published(post(httpd, '/pub/churn', b'two',
+                              'text/plain'))['delivered'] == 20
+        for ws in stay:
+            read_to(ws, b'two')
+        for ws in stay[:17]:
+            ws.close_socket()
+        assert members_now(3)
+        for ws in stay[17:]:
+            read_to(ws, b'probe')
+            ws.close_socket()
+        assert members_now(0)
+    finally:
+        for ws in subs + stay:
+            ws.close_socket()
+
+
 def messages_out(h):
     return server_status(h)['WebSocketMessagesOut']
 
