@@ -42,7 +42,6 @@ typedef struct mws_channel mws_channel;
 struct mws_member {
     mws_member *next_in_set;    /* the connection's memberships */
     mws_channel *channel;
-    mws_conn *wc;
     apr_size_t slot;            /* in channel->slots */
 };
 
@@ -203,7 +202,6 @@ apr_status_t mws_channel_join(mws_channel_set *set, mws_conn *wc,
     else {
         m = apr_palloc(p, sizeof(*m));
     }
-    m->wc = wc;
 
     key = channel_key(name);
     stripe = stripe_of(key);

@@ -33,11 +33,11 @@ static APR_OPTIONAL_FN_TYPE(ap_logio_add_bytes_out) *logio_add_bytes_out;
 #define MWS_WRITE_CHUNK (32 * 1024)
 /* Buckets written at once when the WebSocket writes its socket itself. */
 #define MWS_DIRECT_IOVECS 64
-/* A published message up to this size is copied next to its frame header
- * as it goes out, not referenced: a bucket and an iovec per message cost
- * more than the copy, and a member that lags gets its messages in one
- * buffer, one write. What a member holds stays bounded by its
- * WebSocketMaxPendingOutput either way. */
+/* A published message smaller than this is copied next to its frame
+ * header as it goes out, not referenced: a bucket and an iovec per
+ * message cost more than the copy, and a member that lags gets its
+ * messages in one buffer, one write. What a member holds stays bounded by
+ * its WebSocketMaxPendingOutput either way. */
 #define MWS_SHARE_MIN 1024
 /* One round's budget: after this many bytes read, payload bytes decoded
  * (inflated ones included) or messages delivered, the connection goes to
@@ -290,8 +290,8 @@ apr_status_t mws_conn_deliver(mws_conn *wc, mws_outq *outq, mws_msg *msg)
 {
     apr_status_t rv = mws_outq_push_msg(outq, msg);
 
-    /* (wc is read only here: a publish to thousands touches their queues
-     * alone) */
+    /* wc is read only for a refusal: a publish to thousands of members
+     * touches their queues alone. */
     if (rv == APR_ENOSPC
         && (wc->slow_drop || (apr_off_t)msg->len > wc->max_pending)) {
         mws_status_dropped();
