@@ -1041,11 +1041,16 @@ static int pub_raw(wl_pub *pb, uint64_t seq)
     pub_stamp(pb, seq);
     while (off < cfg.size) {
         if ((n = write(pb->fd, pb->req + off, cfg.size - off)) <= 0) {
-            return 0;
+            break;
         }
         off += (size_t)n;
     }
-    return read(pb->fd, &ack, 1) == 1 ? 200 : 0;
+    if (off == cfg.size && read(pb->fd, &ack, 1) == 1) {
+        return 200;
+    }
+    close(pb->fd);                      /* the next try connects again */
+    pb->fd = -1;
+    return 0;
 }
 
 static int pub_post(wl_pub *pb, uint64_t seq)
