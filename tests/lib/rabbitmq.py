@@ -15,8 +15,9 @@ config file, an empty enabled-plugins file (no plugins: faster start), pid
 file and a private Erlang cookie ($HOME points there: 3.10 reads
 $HOME/.erlang.cookie and no longer takes the cookie from the
 environment). It listens on 127.0.0.1 only, on ports picked free at
-runtime: AMQP (port), TLS (tls_port, with tls_ca) and Erlang distribution
-(dist_port). guest/guest may log in because we connect from loopback.
+runtime (below the kernel's ephemeral range where there is room, so that
+none is taken while the node is down): AMQP (port), TLS (tls_port, with
+tls_ca) and Erlang distribution (dist_port). guest/guest may log in because we connect from loopback.
 
 We start /usr/lib/rabbitmq/bin/rabbitmq-server directly (not the
 /usr/sbin wrapper, which changes to /var/lib/rabbitmq and drops our
@@ -29,6 +30,7 @@ every Erlang node and stays running: it is not ours to stop.
 
 import os
 import pwd
+import random
 import secrets
 import shutil
 import signal
@@ -49,6 +51,25 @@ class RabbitMQError(Exception):
 
 
 def _free_port(host='127.0.0.1', below=None):
+    """A port free on host now, below the ephemeral range if there is room:
+    the node is stopped and started again on the same ports, and while it
+    is down no outgoing connection (whose local port the kernel takes from
+    that range) or other suite's bind(0) may take them."""
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+            first = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        first = 0
+    for _ in range(200 if first > 11024 else 0):
+        port = random.randrange(10000, first)
+        if below is not None and port >= below:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        return port
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind((host, 0))
@@ -182,7 +203,8 @@ class RabbitMQ:
                 rc = self._proc.returncode
                 self._proc = None
                 raise RabbitMQError(f'{self.node} exited with {rc} at '
-                                    f'startup:\n{self.log_tail()}')
+                                    f'startup:\n{self.log_tail()}'
+                                    f'{self._port_users()}')
             if time.monotonic() > deadline:
                 self.stop()
                 raise RabbitMQError(f'{self.node} did not accept AMQP on '
@@ -190,6 +212,16 @@ class RabbitMQ:
                                     f'{self.log_tail()}')
             time.sleep(0.2)
         return time.monotonic() - t0
+
+    def _port_users(self):
+        """What holds the node's AMQP port, for a failed start's message."""
+        try:
+            out = subprocess.run(['ss', '-tanpH', f'sport = :{self.port}'],
+                                 capture_output=True, text=True,
+                                 timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ''
+        return f'\n--- sockets on port {self.port}:\n{out or "(none)"}'
 
     def accepts_amqp(self):
         """True if guest can log in right now (an AMQP handshake with
