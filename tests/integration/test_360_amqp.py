@@ -1280,8 +1280,10 @@ def test_ws_360_12_stop_with_a_hung_broker(broker, server_workdir):
         took = run(main())
         print(f'\nstopped in {took:.1f}s with the broker hung')
     finally:
-        broker.thaw()
-        e.stop(check=False)
+        try:
+            broker.thaw()
+        finally:
+            e.stop(check=False)     # even if the broker was not running
     assert took < 10, f'stop took {took:.1f}s'
     assert_no_child_crashes(e)
     assert broker.accepts_amqp()
